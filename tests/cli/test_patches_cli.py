@@ -56,9 +56,32 @@ def test_photon_weights_and_overwrite(tmp_path, scheduler):
     assert _run(scheduler, *args, "--overwrite").exit_code == 0
 
 
+def test_summed_with_export_and_3d_deepstorm(tmp_path, scheduler):
+    store, locs, _, _ = make_data(tmp_path, frames=30, per_frame=30, z=True)
+    out, tiffs = tmp_path / "summed.zarr", tmp_path / "summed_tiff"
+    result = _run(scheduler, store, "--locs", locs, "-o", out, "--kind", "summed",
+                  "--patch-size", 10, "--upsampling", 2, "--bin-size", 4, "--camera-offset",
+                  100, "--export-tiff", tiffs)
+    assert result.exit_code == 0, result.stderr
+    assert "summed patches of 20x20x1" in result.stderr and f"wrote {tiffs}" in result.stderr
+    assert sorted(p.name for p in tiffs.iterdir()) == ["summed.csv", "summed.tif"]
+    assert open_patchset(out).attrs["params"]["bin_size"] == 4
+    out3d = tmp_path / "ds3d.zarr"
+    result = _run(scheduler, store, "--locs", locs, "-o", out3d, "--patch-size", 10,
+                  "--upsampling", 2, "--z-bins", 4, "--z-range", "-400:400")
+    assert result.exit_code == 0, result.stderr
+    ps = open_patchset(out3d)
+    assert ps.targets.shape[1:] == (20, 20, 4) and ps.attrs["params"]["z_range_nm"] == [-400,
+                                                                                     400]
+
+
 @pytest.mark.parametrize("extra, fragments", [
-    (["--kind", "fusion"], ["--kind fusion is not implemented yet"]),
-    (["--kind", "counts"], ["not implemented yet"]),
+    (["--kind", "fusion", "--bin-size", 3], ["--bin-size does not apply to --kind fusion"]),
+    (["--kind", "deepstorm", "--rois", "r.csv"], ["--rois is used by --kind counts only"]),
+    (["--export-tiff", "t"], ["--export-tiff does not apply to --kind deepstorm"]),
+    (["--z-range", "a:b"], ["--z-range must be LOW:HIGH"]),
+    (["--z-bins", 3], ["no z_nm column"]),
+    (["--kind", "counts"], ["--kind counts needs an ROI list"]),
     (["--kind", "nope"], ["unknown patch kind"]),
     (["--patch-size", 50], ["larger than the 40x40 frame"]),
     (["--min-emitters", 100], ["no patch holds at least 100 emitters"]),
@@ -77,3 +100,24 @@ def test_table_beyond_the_movie(tmp_path, scheduler):
     _, locs, _, _ = make_data(tmp_path / "other", frames=5)
     result = _run(scheduler, store, "--locs", locs, "-o", tmp_path / "out.zarr")
     assert_fails_with_one_line(result, "frame 4 but the movie has only 3 frames", "truth.parquet")
+
+
+def test_counts_on_a_simulated_section_stack(tmp_path, scheduler):
+    from smlmscale.simulate.sections import SectionSettings, simulate_sections
+
+    stack = tmp_path / "sections.zarr"
+    sim = simulate_sections(stack, settings=SectionSettings(n_sections=4, size_px=96,
+                                                            n_clusters=6, seed=2))
+    out = tmp_path / "counts.zarr"
+    result = _run(scheduler, stack, "--locs", sim["truth_path"], "--rois", sim["rois_path"],
+                  "-o", out, "--kind", "counts", "--degree", 2, "--validation", 0.25)
+    assert result.exit_code == 0, result.stderr
+    ps = open_patchset(out)
+    assert len(ps) > 0 and ps.inputs.shape[-1] == 2 and ps.targets.shape[-1] == 1
+    assert ps.attrs["generator"] == "counts" and len(ps.attrs["estimate"]["coefficients"]) == 3
+    assert ps.attrs["source"]["rois"] == str(sim["rois_path"])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("roi,section,x\n0,0,1\n")
+    result = _run(scheduler, stack, "--locs", sim["truth_path"], "--rois", bad, "-o",
+                  tmp_path / "x.zarr", "--kind", "counts")
+    assert_fails_with_one_line(result, "bad.csv")

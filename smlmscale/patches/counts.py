@@ -1,0 +1,412 @@
+"""``counts`` training pairs: STORM-tiff ROI tiles -> localizations per pixel (seed 000).
+
+The seed predicts, from a rendered and saturated STORM image (a "STORM-tiff"
+section of a serial-section stack), how many localizations each pixel held.
+Pairs are cut from ROI tiles (:mod:`smlmscale.patches.rois`); px are pixels of
+the stack, whose pixel size is ``pixel_size_nm``.
+
+1. **ROI tiles.** Tile ``k`` is ``stack[section_k, y_k : y_k + size, x_k : x_k +
+   size]`` (axis 0 of the ``z,y,x`` store is the section; the stack may be a
+   preprocessed float32 one). The list is optionally shuffled
+   (:func:`~smlmscale.patches.rois.shuffle_rois`, seeded by ``seed``), cut to its
+   first ``per_section`` ROIs per section
+   (:func:`~smlmscale.patches.rois.first_per_section`), and tiles that are zero
+   everywhere are dropped (``drop_empty``; the seed's ``get_list_empty_tiles``).
+2. **Target.** Localization counts per pixel (:func:`tile_counts`): the table rows
+   with ``frame == section_k`` (canonical ``x_nm``, ``y_nm`` from the image corner)
+   add 1 to pixel ``(r, c)`` with ``r = floor(y_nm / p) - y_k`` and ``c =
+   floor(x_nm / p) - x_k`` when inside the tile; ``(size, size, 1)`` float32
+   summing to the localizations in the tile.
+3. **Inputs.** Channel 0 is ``tile / input_scale``, with ``input_scale`` the
+   largest intensity over all kept tiles (1 if none is positive; kept in the
+   patch-set attributes so that ``predict`` applies the same). With ``estimate``,
+   channel 1 is the intensity-to-density estimate ``clip(poly(nn(tile)), 0,
+   None)`` in localizations per pixel (:func:`density_estimate`), where ``nn`` is
+   the mean over the ``nn_size x nn_size`` neighbourhood of each pixel (the pixel
+   and its nearest neighbours for 3), computed on the tile alone with the edge
+   pixels repeated outwards (:func:`scipy.ndimage.uniform_filter`,
+   ``mode="nearest"``), so a tile needs nothing from outside it.
+4. **Fit** (seed step 3, "nn-averaged signal intensity vs nn-averaged number of
+   localizations per pixel ... fit with polynomial function"): least squares of
+   ``D = sum_j c_j I^j`` of degree ``degree``, with ``I = nn(tile)`` and ``D =
+   nn(counts)``, over the pixels with intensity > 0 of all kept tiles (the seed
+   uses the pixels of its segmented clusters). Memory stays bounded: each tile
+   gives its moment sums (:func:`tile_moments`) in a locally scaled variable;
+   sums are rescaled to a common scale and added (:func:`combine_moments`, per
+   section on the workers, then on the driver), and the driver solves the normal
+   equations (:func:`fit_moments`). The result equals :func:`numpy.polyfit` on the pooled
+   pixels; coefficients are in raw intensity units, highest power first.
+
+The graph (two passes over the ROI tiles) is built by
+:func:`smlmscale.patches.counts_graph.build_counts`.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from smlmscale.errors import InputError
+
+#: Largest polynomial degree: the normal equations square the conditioning.
+MAX_DEGREE = 6
+
+
+@dataclass(frozen=True)
+class CountsSettings:
+    """Parameters of the ``counts`` generator.
+
+    Attributes
+    ----------
+    estimate : bool
+        Add the intensity-to-density estimate as input channel 1 (and fit it).
+    degree : int
+        Degree of the intensity-to-density polynomial (1 to :data:`MAX_DEGREE`).
+    nn_size : int
+        Edge of the nearest-neighbour averaging window, px (odd; 1 = no averaging).
+    shuffle : bool
+        Shuffle the ROI list (seeded by ``seed``) before the per-section cut.
+    per_section : int or None
+        Keep the first this many ROIs of each section (after shuffling); all if None.
+    drop_empty : bool
+        Drop tiles that are zero everywhere.
+    seed : int
+        Seeds the shuffle.
+    """
+
+    estimate: bool = True
+    degree: int = 3
+    nn_size: int = 3
+    shuffle: bool = False
+    per_section: int | None = None
+    drop_empty: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("estimate", "shuffle", "drop_empty"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InputError(f"{name.replace('_', '-')} must be true or false, "
+                                 f"got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
+        object.__setattr__(self, "degree", _integer("degree", self.degree, 1))
+        if self.degree > MAX_DEGREE:
+            raise InputError(f"degree must be at most {MAX_DEGREE}, got {self.degree}",
+                             hint="a low-degree polynomial fits intensity to density")
+        object.__setattr__(self, "nn_size", _integer("nn-size", self.nn_size, 1))
+        if self.nn_size % 2 == 0:
+            raise InputError(f"nn-size must be odd (a window centred on the pixel), "
+                             f"got {self.nn_size}", hint="use 1, 3 or 5")
+        if self.per_section is not None:
+            object.__setattr__(self, "per_section",
+                               _integer("per-section", self.per_section, 1))
+        object.__setattr__(self, "seed", _integer("seed", self.seed, 0))
+
+    @property
+    def channels(self) -> int:
+        """Input channels: 2 with the estimate, else 1."""
+        return 2 if self.estimate else 1
+
+
+def _integer(name: str, value, minimum: int) -> int:
+    try:
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise InputError(f"{name} must be at least {minimum}, got {number}")
+    return int(number)
+
+
+def tile_counts(x_nm, y_nm, *, x0: int, y0: int, size: int, pixel_size_nm: float
+                ) -> np.ndarray:
+    """Localizations per pixel of the tile with top-left pixel ``(y0, x0)``.
+
+    Parameters
+    ----------
+    x_nm, y_nm : array_like of float, shape (n,)
+        Positions in nm from the top-left corner of pixel (0, 0) of the image.
+    x0, y0 : int
+        Column and row of the tile's top-left pixel.
+    size : int
+        Tile edge, px.
+    pixel_size_nm : float
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape ``(size, size)``
+        Pixel ``(r, c)`` counts the positions with ``floor(y_nm / p) - y0 == r``
+        and ``floor(x_nm / p) - x0 == c``; positions outside the tile are ignored.
+
+    Examples
+    --------
+    >>> tile_counts([150.0, 160.0, 950.0], [50.0, 90.0, 0.0], x0=1, y0=0, size=2,
+    ...             pixel_size_nm=100.0).tolist()
+    [[2.0, 0.0], [0.0, 0.0]]
+    """
+    return section_counts(x_nm, y_nm, xs=[x0], ys=[y0], size=size,
+                          pixel_size_nm=pixel_size_nm)[0]
+
+
+def nn_average(image, nn_size: int) -> np.ndarray:
+    """Mean over the ``nn_size x nn_size`` window around each pixel (edges repeated), float64.
+
+    >>> nn_average(np.array([[0.0, 9.0], [0.0, 0.0]]), 3).round(3).tolist()
+    [[2.0, 4.0], [1.0, 2.0]]
+    """
+    from scipy.ndimage import uniform_filter
+
+    image = np.asarray(image, np.float64)
+    if nn_size == 1:
+        return image.copy()
+    return uniform_filter(image, size=nn_size, mode="nearest")
+
+
+def moment_length(degree: int) -> int:
+    """Length of a moment vector of :func:`tile_moments`: ``3 * degree + 4``."""
+    return 3 * degree + 4
+
+
+def tile_moments(tile, counts, *, degree: int, nn_size: int) -> np.ndarray:
+    """Moment sums of one tile for the intensity-to-density fit.
+
+    Parameters
+    ----------
+    tile : array_like, shape (size, size)
+        Intensities.
+    counts : array_like, shape (size, size)
+        Localizations per pixel (:func:`tile_counts`).
+    degree, nn_size : int
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape ``(3 * degree + 4,)``
+        ``[m, n, S_0 .. S_2d, T_0 .. T_d]`` over the ``n`` pixels with intensity
+        > 0: ``s = nn(tile) / m`` with ``m`` the largest ``|nn(tile)|`` there (the
+        local scale), ``S_j = sum s^j`` and ``T_j = sum nn(counts) * s^j``. All
+        zero when no pixel qualifies.
+    """
+    tile = np.asarray(tile, np.float64)
+    out = np.zeros(moment_length(degree))
+    keep = tile > 0
+    if not keep.any():
+        return out
+    intensity = nn_average(tile, nn_size)[keep]
+    density = nn_average(counts, nn_size)[keep]
+    scale = float(np.abs(intensity).max())
+    if scale == 0:
+        return out
+    powers = (intensity / scale)[:, None] ** np.arange(2 * degree + 1)
+    out[0], out[1] = scale, intensity.size
+    out[2:2 * degree + 3] = powers.sum(axis=0)
+    out[2 * degree + 3:] = density @ powers[:, :degree + 1]
+    return out
+
+
+def combine_moments(moments, *, degree: int) -> np.ndarray:
+    """Sum moment vectors of :func:`tile_moments` (or of this function) into one.
+
+    Each vector's sums are rescaled from its own scale ``m`` to the largest one,
+    ``M``: with ``s = I / m``, ``I / M = s * (m / M)``, so ``S_j`` and ``T_j`` gain a
+    factor ``(m / M)^j``. Vectors without pixels are skipped (all zero if none has any).
+
+    Parameters
+    ----------
+    moments : array_like, shape (k, 3 * degree + 4)
+    degree : int
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape ``(3 * degree + 4,)``
+    """
+    moments = np.asarray(moments, np.float64).reshape(-1, moment_length(degree))
+    moments = moments[(moments[:, 1] > 0) & (moments[:, 0] > 0)]
+    out = np.zeros(moment_length(degree))
+    if not len(moments):
+        return out
+    common = moments[:, 0].max()
+    ratio = moments[:, 0] / common
+    out[0], out[1] = common, moments[:, 1].sum()
+    out[2:2 * degree + 3] = (moments[:, 2:2 * degree + 3]
+                             * ratio[:, None] ** np.arange(2 * degree + 1)).sum(axis=0)
+    out[2 * degree + 3:] = (moments[:, 2 * degree + 3:]
+                            * ratio[:, None] ** np.arange(degree + 1)).sum(axis=0)
+    return out
+
+
+def fit_moments(moments, *, degree: int) -> tuple[np.ndarray, int]:
+    """Least-squares polynomial from tile moments (equals :func:`numpy.polyfit`).
+
+    Parameters
+    ----------
+    moments : array_like, shape (k, 3 * degree + 4)
+        Rows of :func:`tile_moments` or :func:`combine_moments` (of the kept tiles).
+    degree : int
+
+    Returns
+    -------
+    coefficients : numpy.ndarray of float64, shape ``(degree + 1,)``
+        Density (localizations per pixel) as a polynomial of the nn-averaged
+        intensity in raw units, highest power first (:func:`numpy.polyval` order).
+    pixels : int
+        Pixels in the fit.
+
+    Raises
+    ------
+    InputError
+        Fewer pixels or distinct intensities than the polynomial has coefficients.
+    """
+    total = combine_moments(moments, degree=degree)
+    pixels = int(round(total[1]))
+    if pixels < degree + 1:
+        raise InputError(f"only {pixels} pixels with intensity > 0 in the ROI tiles, too few "
+                         f"for a degree {degree} fit", hint="lower --degree or give more ROIs")
+    sums, cross = total[2:2 * degree + 3], total[2 * degree + 3:]
+    index = np.arange(degree + 1)
+    gram = sums[index[:, None] + index[None, :]]
+    norm = np.sqrt(np.diag(gram))  # Jacobi scaling: a better conditioned system
+    solution, _, rank, _ = np.linalg.lstsq(gram / np.outer(norm, norm), cross / norm,
+                                           rcond=None)
+    if rank < degree + 1:
+        raise InputError(f"the ROI tiles hold too few distinct intensities for a degree "
+                         f"{degree} fit", hint="lower --degree")
+    coefficients = solution / norm / total[0] ** index
+    return coefficients[::-1].copy(), pixels
+
+
+def density_estimate(tile, coefficients, nn_size: int) -> np.ndarray:
+    """Localizations per pixel estimated from intensity: ``clip(poly(nn(tile)), 0, None)``.
+
+    Parameters
+    ----------
+    tile : array_like, shape (size, size)
+        Raw intensities (the units of the fit).
+    coefficients : array_like
+        Highest power first (:func:`fit_moments`).
+    nn_size : int
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape ``(size, size)``
+
+    Examples
+    --------
+    >>> density_estimate(np.array([[1.0, 3.0]]), [2.0, -3.0], 1).tolist()
+    [[0.0, 3.0]]
+    """
+    values = np.polyval(np.asarray(coefficients, np.float64), nn_average(tile, nn_size))
+    return np.clip(values, 0, None).astype(np.float32)
+
+
+def cut_tiles(image: np.ndarray, *, origin: tuple[int, int], xs, ys, size: int) -> np.ndarray:
+    """Tiles ``(k, size, size)`` of ``image``, a crop of a section whose top-left pixel is
+    ``origin = (row, column)``; ``xs``, ``ys`` are the tiles' absolute top-left pixels."""
+    r0, c0 = origin
+    tiles = [image[y - r0:y - r0 + size, x - c0:x - c0 + size] for x, y in zip(xs, ys)]
+    return np.stack(tiles) if tiles else np.zeros((0, size, size), image.dtype)
+
+
+def section_counts(x_nm, y_nm, *, xs, ys, size: int, pixel_size_nm: float) -> np.ndarray:
+    """:func:`tile_counts` of many tiles of one section at once, ``(k, size, size)`` float32.
+
+    The positions are binned to pixels once and sorted by row, so each tile
+    visits only the rows it spans.
+    """
+    cols = np.floor(np.asarray(x_nm, np.float64) / pixel_size_nm).astype(np.int64)
+    rows = np.floor(np.asarray(y_nm, np.float64) / pixel_size_nm).astype(np.int64)
+    order = np.argsort(rows, kind="stable")
+    rows, cols = rows[order], cols[order]
+    xs, ys = np.asarray(xs, np.int64), np.asarray(ys, np.int64)
+    out = np.zeros((len(xs), size, size), np.float32)
+    bounds = zip(np.searchsorted(rows, ys), np.searchsorted(rows, ys + size))
+    for k, (lo, hi) in enumerate(bounds):
+        r, c = rows[lo:hi] - ys[k], cols[lo:hi] - xs[k]
+        inside = (c >= 0) & (c < size)
+        flat = np.bincount(r[inside] * size + c[inside], minlength=size * size)
+        out[k] = flat.reshape(size, size)
+    return out
+
+
+def _counts(rows: pd.DataFrame | None, xs, ys, size: int, pixel_size_nm: float) -> np.ndarray:
+    if rows is None or not len(rows):
+        return np.zeros((len(xs), size, size), np.float32)
+    return section_counts(rows["x_nm"].to_numpy(np.float64), rows["y_nm"].to_numpy(np.float64),
+                          xs=xs, ys=ys, size=size, pixel_size_nm=pixel_size_nm)
+
+
+def section_stats(image: np.ndarray, rows: pd.DataFrame | None, *, origin: tuple[int, int],
+                  xs, ys, size: int, pixel_size_nm: float, degree: int, nn_size: int,
+                  estimate: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pass 1 of one section: per tile its largest value and non-zero pixels; fit moments.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (h, w)
+        A crop of the section holding every tile.
+    rows : pandas.DataFrame or None
+        The section's localizations (``x_nm``, ``y_nm``); unused without ``estimate``.
+    origin : (int, int)
+        Row and column of the crop's top-left pixel in the section.
+    xs, ys : sequence of int
+        Top-left columns and rows of the tiles (section px).
+    size : int
+        Tile edge, px.
+    pixel_size_nm : float
+    degree, nn_size : int
+    estimate : bool
+        Compute the moments.
+
+    Returns
+    -------
+    maxima : numpy.ndarray of float64, shape (k,)
+    nonzero : numpy.ndarray of int64, shape (k,)
+    moments : numpy.ndarray of float64, shape ``(3 * degree + 4,)``, or None
+        The tiles' moments combined (:func:`combine_moments`). A tile that is zero
+        everywhere has no pixel > 0, hence zero moments: dropping empty tiles
+        afterwards does not change the sum.
+    """
+    tiles = cut_tiles(image, origin=origin, xs=xs, ys=ys, size=size)
+    flat = tiles.reshape(len(tiles), -1)
+    maxima = flat.max(axis=1, initial=-np.inf).astype(np.float64)
+    nonzero = np.count_nonzero(flat, axis=1).astype(np.int64)
+    if not estimate:
+        return maxima, nonzero, None
+    counts = _counts(rows, xs, ys, size, pixel_size_nm)
+    moments = np.zeros((len(tiles), moment_length(degree)))
+    for k, tile in enumerate(tiles):
+        moments[k] = tile_moments(tile, counts[k], degree=degree, nn_size=nn_size)
+    return maxima, nonzero, combine_moments(moments, degree=degree)
+
+
+def section_pairs(image: np.ndarray, rows: pd.DataFrame | None, *, origin: tuple[int, int],
+                  xs, ys, size: int, pixel_size_nm: float, input_scale: float,
+                  coefficients, nn_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 2 of one section: the training pairs of its tiles, in the order given.
+
+    Parameters are those of :func:`section_stats`, and
+    ``input_scale`` (channel 0 is ``tile / input_scale``) and ``coefficients`` (the
+    fit, highest power first; ``None`` gives one input channel).
+
+    Returns
+    -------
+    inputs : numpy.ndarray of float32, shape ``(k, size, size, 1 or 2)``
+    targets : numpy.ndarray of float32, shape ``(k, size, size, 1)``
+    """
+    tiles = cut_tiles(image, origin=origin, xs=xs, ys=ys, size=size).astype(np.float64)
+    targets = _counts(rows, xs, ys, size, pixel_size_nm)[..., None]
+    channels = 1 if coefficients is None else 2
+    inputs = np.zeros((len(tiles), size, size, channels), np.float32)
+    for k, tile in enumerate(tiles):
+        inputs[k, ..., 0] = tile / input_scale
+        if coefficients is not None:
+            inputs[k, ..., 1] = density_estimate(tile, coefficients, nn_size)
+    return inputs, targets
+
+
+__all__ = ["CountsSettings", "MAX_DEGREE", "combine_moments", "cut_tiles", "density_estimate",
+           "fit_moments", "moment_length", "nn_average", "section_counts", "section_pairs",
+           "section_stats", "tile_counts", "tile_moments"]
