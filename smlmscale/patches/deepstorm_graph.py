@@ -1,7 +1,7 @@
 """The deepstorm generator as a Dask graph: plan from the table, then one task per output chunk.
 
-1. **Plan** (one task per range of about :data:`PLAN_FRAMES` frames, aligned with the
-   movie's chunks): :func:`~smlmscale.patches.plan.plan_block` on the table rows of
+1. **Plan** (:func:`~smlmscale.patches.plan.plan_movie`: one task per range of about
+   4096 frames, aligned with the movie's chunks): ``plan_block`` on the table rows of
    the range (read inside the task from the table's parts). The results stay on the
    workers (persisted); only the corners ``(frame, row0, col0)`` come to the driver
    (24 bytes per patch), which numbers the patches and cuts them into output chunks.
@@ -16,38 +16,18 @@ pair task's result straight into its chunk of the patch set from the worker.
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 import pandas as pd
 
 from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes
 from smlmscale.patches.deepstorm import DeepstormSettings, pairs_from_block
 from smlmscale.patches.frames import FrameTable
-from smlmscale.patches.plan import members_of, plan_block
-
-#: Frames planned per plan task (rounded to whole movie chunks).
-PLAN_FRAMES = 4096
+from smlmscale.patches.plan import members_of, plan_movie
 
 NORMALIZATION = {"inputs": "per patch, (p - min) / (max - min) to [0, 1]; constant patches 0",
                  "upsampling": "nearest (pixel repetition)",
                  "targets": "spikes (weight) at floor of upsampled position, Gaussian-blurred "
                             "(mode constant: tails beyond the patch edge are lost)"}
-
-
-def plan_ranges(chunks: tuple[int, ...], frames: int = PLAN_FRAMES) -> list[tuple[int, int]]:
-    """Frame ranges of whole movie chunks holding about ``frames`` frames each.
-
-    >>> plan_ranges((3, 3, 3, 1), frames=5)
-    [(0, 6), (6, 10)]
-    """
-    bounds = np.concatenate([[0], np.cumsum(chunks)])
-    out, start = [], 0
-    for stop in bounds[1:]:
-        if stop - start >= frames or stop == bounds[-1]:
-            out.append((int(start), int(stop)))
-            start = int(stop)
-    return out
 
 
 def _chunk_members(plans: list, offsets: list[int], start: int, stop: int) -> pd.DataFrame:
@@ -107,22 +87,12 @@ def build_deepstorm(movie, table: FrameTable, *, pixel_size_nm: float,
     """
     import dask
 
-    _, height, width = movie.shape
     chunk = chunk or auto_chunk(settings.input_shape, settings.target_shape)
-    columns = ["frame", "x_nm", "y_nm", *settings.member_columns]
-    ranges = plan_ranges(movie.chunks[0])
-    plans = runner.persist([
-        dask.delayed(plan_block, pure=True)(
-            table.rows(t0, t1, columns), t0=t0, t1=t1, height=height, width=width,
-            pixel_size_nm=pixel_size_nm, size=settings.patch_size_px,
-            per_frame=settings.per_frame, min_emitters=settings.min_emitters,
-            seed=settings.seed, extra=settings.member_columns)
-        for t0, t1 in ranges])
-    corners = runner.compute(*[dask.delayed(operator.getitem)(p, 0) for p in plans])
-    counts = [len(c) for c in corners]
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-    everything = (pd.concat(corners, ignore_index=True) if corners
-                  else pd.DataFrame(columns=["frame", "row0", "col0", "n"]))
+    plan = plan_movie(movie, table, runner, pixel_size_nm=pixel_size_nm,
+                      size=settings.patch_size_px, per_frame=settings.per_frame,
+                      min_emitters=settings.min_emitters, seed=settings.seed,
+                      extra=settings.member_columns)
+    plans, offsets, everything = plan.parts, plan.offsets, plan.corners
     sizes = chunk_sizes(int(offsets[-1]), chunk)
     tasks, start = [], 0
     for size in sizes:
@@ -145,4 +115,4 @@ def build_deepstorm(movie, table: FrameTable, *, pixel_size_nm: float,
         empty_hint="lower --min-emitters, raise --per-frame or --patch-size")
 
 
-__all__ = ["NORMALIZATION", "PLAN_FRAMES", "build_deepstorm", "plan_ranges"]
+__all__ = ["NORMALIZATION", "build_deepstorm", "frames_of", "movie_blocks"]

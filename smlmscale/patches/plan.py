@@ -13,8 +13,13 @@ the same however the movie is chunked and however many workers run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+
+#: Frames planned per plan task (rounded to whole movie chunks).
+PLAN_FRAMES = 4096
 
 
 def frame_corners(frame: int, *, seed: int, per_frame: int, height: int, width: int,
@@ -95,4 +100,72 @@ def members_of(members: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-__all__ = ["frame_corners", "members_of", "plan_block"]
+def plan_ranges(chunks: tuple[int, ...], frames: int | None = None) -> list[tuple[int, int]]:
+    """Frame ranges of whole movie chunks holding about ``frames`` frames each.
+
+    >>> plan_ranges((3, 3, 3, 1), frames=5)
+    [(0, 6), (6, 10)]
+    """
+    frames = frames or PLAN_FRAMES
+    bounds = np.concatenate([[0], np.cumsum(chunks)])
+    out, start = [], 0
+    for stop in bounds[1:]:
+        if stop - start >= frames or stop == bounds[-1]:
+            out.append((int(start), int(stop)))
+            start = int(stop)
+    return out
+
+
+@dataclass
+class Plan:
+    """The kept candidates of a whole movie.
+
+    Attributes
+    ----------
+    parts : list of dask.delayed.Delayed
+        Persisted :func:`plan_block` results ``(patches, members)``, one per frame range.
+    corners : pandas.DataFrame
+        Every kept patch in order (``frame``, ``row0``, ``col0``, ``n``), on the driver.
+    offsets : ndarray of int
+        Global index of each part's first patch, and the total at the end.
+    """
+
+    parts: list
+    corners: pd.DataFrame
+    offsets: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.offsets[-1])
+
+
+def plan_movie(movie, table, runner, *, pixel_size_nm: float, size: int, per_frame: int,
+               min_emitters: int, seed: int, extra: tuple[str, ...] = ()) -> Plan:
+    """Run :func:`plan_block` over ``movie``'s frames, one task per :func:`plan_ranges` range.
+
+    The results stay where they were computed (persisted); only the corners (24 bytes
+    per patch) come to the driver. ``table`` is a
+    :class:`~smlmscale.patches.frames.FrameTable`; ``runner`` a
+    :class:`~smlmscale.patches.base.Runner`.
+    """
+    import operator
+
+    import dask
+
+    _, height, width = movie.shape
+    columns = ["frame", "x_nm", "y_nm", *extra]
+    parts = runner.persist([
+        dask.delayed(plan_block, pure=True)(
+            table.rows(t0, t1, columns), t0=t0, t1=t1, height=height, width=width,
+            pixel_size_nm=pixel_size_nm, size=size, per_frame=per_frame,
+            min_emitters=min_emitters, seed=seed, extra=tuple(extra))
+        for t0, t1 in plan_ranges(movie.chunks[0])])
+    corners = runner.compute(*[dask.delayed(operator.getitem)(p, 0) for p in parts])
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in corners])]).astype(np.int64)
+    everything = (pd.concat(corners, ignore_index=True) if corners
+                  else pd.DataFrame(columns=["frame", "row0", "col0", "n"]))
+    return Plan(parts=parts, corners=everything, offsets=offsets)
+
+
+__all__ = ["PLAN_FRAMES", "Plan", "frame_corners", "members_of", "plan_block", "plan_movie",
+           "plan_ranges"]

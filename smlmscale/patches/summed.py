@@ -61,10 +61,9 @@ import pandas as pd
 from smlmscale.errors import InputError
 from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes, settings_dict
 from smlmscale.patches.deepstorm import WEIGHTS, normalize_patch, spike_target, upsample_nearest
-from smlmscale.patches.plan import plan_block
+from smlmscale.patches.plan import plan_movie
 
 #: Frames planned per plan task (rounded to whole movie chunks).
-PLAN_FRAMES = 4096
 #: Table columns carried with the members when the table has them.
 CARRIED = ("photons", "sigma_nm")
 NORMALIZATION = {
@@ -274,17 +273,6 @@ def _pairs_task(raw_and_locs, first: int, settings: SummedSettings):
     return summed_pairs(*raw_and_locs, first=first, settings=settings)
 
 
-def _plan_ranges(chunks, frames: int = PLAN_FRAMES) -> list[tuple[int, int]]:
-    """Frame ranges of whole movie chunks, about ``frames`` frames each."""
-    bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
-    out, start = [], 0
-    for stop in bounds[1:]:
-        if stop - start >= frames or stop == bounds[-1]:
-            out.append((start, int(stop)))
-            start = int(stop)
-    return out
-
-
 def _groups(keys: np.ndarray):
     """``(key, positions)`` for each distinct key, positions ascending (O(n log n))."""
     order = np.argsort(keys, kind="stable")
@@ -331,26 +319,19 @@ def summed_raw(movie, table, *, pixel_size_nm: float, settings: SummedSettings, 
     import dask
 
     movie = _check(movie, table, settings)
-    _, height, width = movie.shape
     size, bs = settings.patch_size_px, settings.bin_size
     chunk = int(chunk or 0) or auto_chunk(settings.input_shape, settings.target_shape)
     carried = tuple(c for c in CARRIED if c in table.columns)
-    plans = runner.persist([
-        dask.delayed(plan_block, pure=True)(
-            table.rows(t0, t1, ["frame", "x_nm", "y_nm", *carried]), t0=t0, t1=t1,
-            height=height, width=width, pixel_size_nm=pixel_size_nm, size=size,
-            per_frame=settings.per_frame, min_emitters=settings.min_emitters,
-            seed=settings.seed, extra=carried)
-        for t0, t1 in _plan_ranges(movie.chunks[0])])
-    corners = runner.compute(*[dask.delayed(operator.getitem, pure=True)(p, 0) for p in plans])
-    offsets = np.concatenate([[0], np.cumsum([len(c) for c in corners])]).astype(np.int64)
+    plan = plan_movie(movie, table, runner, pixel_size_nm=pixel_size_nm, size=size,
+                      per_frame=settings.per_frame, min_emitters=settings.min_emitters,
+                      seed=settings.seed, extra=carried)
+    plans, offsets, kept = plan.parts, plan.offsets, plan.corners
     n_kept = int(offsets[-1])
     if n_kept < bs:
         raise InputError(f"only {n_kept} candidate patches hold at least "
                          f"{settings.min_emitters} emitters, fewer than the bin size {bs}",
                          path=table.path, hint="lower --bin-size or --min-emitters, or raise "
                                                "--per-frame or --patch-size")
-    kept = pd.concat(corners, ignore_index=True)
     frame, row0, col0 = (kept[c].to_numpy(np.int64) for c in ("frame", "row0", "col0"))
     n_bins = min(n_kept // bs, int(settings.n_summed or n_kept))
     sources = np.random.default_rng(settings.seed).permutation(n_kept)[:n_bins * bs]
@@ -434,6 +415,6 @@ def build_summed(movie, table, *, pixel_size_nm: float, settings: SummedSettings
         empty_hint="lower --bin-size or --min-emitters, or raise --per-frame or --patch-size")
 
 
-__all__ = ["CARRIED", "NORMALIZATION", "PLAN_FRAMES", "SummedRaw", "SummedSettings",
+__all__ = ["CARRIED", "NORMALIZATION", "SummedRaw", "SummedSettings",
            "assemble", "build_summed", "cut_sources", "sum_patches", "summed_pairs",
            "summed_raw", "take_members"]

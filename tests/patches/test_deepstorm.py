@@ -161,14 +161,14 @@ def test_make_patches_equals_eager_loop_and_is_deterministic(tmp_path, client, z
 
 
 def test_movie_chunking_and_table_parts_do_not_matter(tmp_path, monkeypatch):
-    import smlmscale.patches.deepstorm_graph as graph
+    import smlmscale.patches.plan as plan
     import smlmscale.patches.frames as frames
 
     store, locs, movie, table = make_data(tmp_path, frames=23, per_frame=30, chunk=4,
                                           csv=True)
     settings = DeepstormSettings(patch_size_px=10, upsampling=2, min_emitters=3, seed=9)
     one = make_patches(store, tmp_path / "one.zarr", locs=locs, settings=settings)
-    monkeypatch.setattr(graph, "PLAN_FRAMES", 5)  # several plan tasks
+    monkeypatch.setattr(plan, "PLAN_FRAMES", 5)  # several plan tasks
     monkeypatch.setattr(frames, "PART_BYTES", 2000)  # several table parts
     two = make_patches(store, tmp_path / "two.zarr", locs=locs, settings=settings,
                        chunk_patches=3)
