@@ -111,7 +111,7 @@ def empty_pairs(input_shape, target_shape) -> tuple[np.ndarray, np.ndarray]:
     return (np.zeros((0, *input_shape), np.float32), np.zeros((0, *target_shape), np.float32))
 
 
-def auto_chunk(input_shape, target_shape, *, target_bytes: int = 16 * 2**20) -> int:
+def auto_chunk(input_shape, target_shape, *, target_bytes: int = 8 * 2**20) -> int:
     """Patches per chunk so that a chunk of inputs plus targets holds about ``target_bytes``."""
     per_patch = 4 * (int(np.prod(input_shape)) + int(np.prod(target_shape)))
     return int(max(1, min(4096, target_bytes // per_patch)))

@@ -43,13 +43,13 @@ The graph (two passes over the ROI tiles) is built by
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
+from smlmscale.validate import integer as _integer
 
 #: Largest polynomial degree: the normal equations square the conditioning.
 MAX_DEGREE = 6
@@ -108,18 +108,6 @@ class CountsSettings:
     def channels(self) -> int:
         """Input channels: 2 with the estimate, else 1."""
         return 2 if self.estimate else 1
-
-
-def _integer(name: str, value, minimum: int) -> int:
-    try:
-        if isinstance(value, (bool, np.bool_)):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise InputError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise InputError(f"{name} must be at least {minimum}, got {number}")
-    return int(number)
 
 
 def tile_counts(x_nm, y_nm, *, x0: int, y0: int, size: int, pixel_size_nm: float

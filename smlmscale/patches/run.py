@@ -141,6 +141,20 @@ def _build(kind: str, movie, table, *, pixel: float, settings, chunk, runner, ro
                  runner=runner), None
 
 
+#: Bytes of movie a task holds at most (a stored chunk is read in parts of this size).
+MOVIE_BLOCK_BYTES = 8 * 2**20
+
+
+def movie_chunk(array) -> int:
+    """Frames per Dask chunk of the movie: the stored chunk, or an even part of it that
+    holds at most :data:`MOVIE_BLOCK_BYTES` (each part decompresses the stored chunk
+    once more, but a worker then holds a quarter as much movie per task)."""
+    stored = int(array.chunks[0])
+    frame = int(np.prod(array.shape[1:])) * array.dtype.itemsize
+    parts = max(1, -(-stored * frame // MOVIE_BLOCK_BYTES))
+    return max(1, -(-stored // parts))
+
+
 def _check_geometry(kind: str, settings, shape, path: str) -> None:
     size = getattr(settings, "patch_size_px", None)
     if size is not None and size > min(shape[1:]):
@@ -231,7 +245,7 @@ def make_patches(input: str | os.PathLike, output: str | os.PathLike, *,
     columns, require = _table_columns(kind, settings)
     table = FrameTable.open(locs, pixel_size_nm=pixel, columns=columns, require=require)
     table.check_frames(shape[0])
-    movie = da.from_zarr(store.array, chunks=(store.array.chunks[0], *shape[1:]))
+    movie = da.from_zarr(store.array, chunks=(movie_chunk(store.array), *shape[1:]))
     runner = Runner(client)
     gen, raw = _build(kind, movie, table, pixel=pixel, settings=settings, chunk=chunk_patches,
                       runner=runner, rois=rois, export_tiff=export_tiff)

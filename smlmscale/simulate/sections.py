@@ -48,7 +48,6 @@ without a Dask client and for any number of workers):
 from __future__ import annotations
 
 import math
-import operator
 import os
 import shutil
 import time
@@ -62,6 +61,7 @@ import pandas as pd
 
 from smlmscale import __version__
 from smlmscale.errors import InputError
+from smlmscale.validate import integer as _integer
 from smlmscale.simulate.sections_render import (ROI_COLUMNS, TRUNCATE_SIGMA, TRUTH_COLUMNS,
                                                 render_section, roi_table, simulate_truth)
 
@@ -193,18 +193,6 @@ class SectionSettings:
     def depth_nm(self) -> float:
         """Axial extent of the volume in nm."""
         return self.n_sections * self.section_thickness_nm
-
-
-def _integer(name: str, value, minimum: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise InputError(f"{name} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise InputError(f"{name} must be at least {minimum}, got {number}")
-    return int(number)
 
 
 def _number(name: str, value, positive: bool = False) -> float:

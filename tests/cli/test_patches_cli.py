@@ -121,3 +121,28 @@ def test_counts_on_a_simulated_section_stack(tmp_path, scheduler):
     result = _run(scheduler, stack, "--locs", sim["truth_path"], "--rois", bad, "-o",
                   tmp_path / "x.zarr", "--kind", "counts")
     assert_fails_with_one_line(result, "bad.csv")
+
+
+def test_fusion_through_the_cli_on_a_spectral_movie(tmp_path, scheduler):
+    from smlmscale.io.ome_zarr import create_image_store
+    from smlmscale.io.tables import TableMeta, write_table
+    from tests.patches.spectral import PIXEL_NM, SIGNAL_MIN, simulate_spectral
+
+    data = simulate_spectral(frames=120, emitters=12, seed=4)
+    store = tmp_path / "spectral.zarr"
+    create_image_store(store, shape=data.movie.shape, dtype=data.movie.dtype,
+                       chunks=(50, *data.movie.shape[1:]), pixel_size_nm=PIXEL_NM)[:] = data.movie
+    locs = tmp_path / "peakfit.parquet"
+    write_table(data.table, locs, meta=TableMeta(pixel_size_nm=PIXEL_NM))
+    out = tmp_path / "fusion.zarr"
+    result = _run(scheduler, store, "--locs", locs, "-o", out, "--kind", "fusion",
+                  "--min-run", 8, "--signal-min", SIGNAL_MIN, "--spectral-offset", 230,
+                  "--spectral-jitter", "-10:20", "--tophat-radius", 10)
+    assert result.exit_code == 0, result.stderr
+    assert "fusion patches of 16x64x1" in result.stderr
+    ps = open_patchset(out)
+    assert len(ps) > 0 and ps.attrs["params"]["spectral_jitter_px"] == [-10, 20]
+    assert ps.attrs["stats"]["runs_kept"] > 0
+    result = _run(scheduler, store, "--locs", locs, "-o", tmp_path / "none.zarr", "--kind",
+                  "fusion", "--min-run", 500, "--signal-min", SIGNAL_MIN)
+    assert_fails_with_one_line(result, "peakfit.parquet")
