@@ -98,7 +98,7 @@ def default_settings(kind: str):
     return Settings()
 
 
-#: Table columns each generator reads (beyond ``frame``); ``None``: decided by settings.
+#: Table columns each generator needs (beyond ``frame``); settings may add more.
 _REQUIRED = {"deepstorm": ("x_nm", "y_nm"), "summed": ("x_nm", "y_nm"),
              "fusion": ("x_nm", "y_nm", "photons"), "counts": ("x_nm", "y_nm")}
 
@@ -114,9 +114,9 @@ def _table_columns(kind: str, settings) -> tuple[list[str], list[str]]:
     return need + optional, need
 
 
-def _build(kind: str, movie, table, *, pixel: float, settings, chunk, runner, rois,
-           export_tiff) -> tuple[Generated, object]:
-    """The generator's work, and (summed with ``export_tiff``) the raw sums to export."""
+def _build(kind: str, movie, table, *, pixel: float, settings, chunk, runner, rois
+           ) -> tuple[Generated, object]:
+    """The generator's work, and (summed) the raw sums it is built on, for the export."""
     if kind == "summed":
         from smlmscale.patches.summed import build_summed, summed_raw
 
@@ -135,8 +135,6 @@ def _build(kind: str, movie, table, *, pixel: float, settings, chunk, runner, ro
         return build_counts(movie, table, rois=read_rois(rois), pixel_size_nm=pixel,
                             settings=settings, chunk=chunk, runner=runner,
                             rois_path=os.fspath(rois)), None
-    if rois is not None:
-        raise InputError(f"--rois is used by --kind counts only, not {kind}")
     return build(movie, table, pixel_size_nm=pixel, settings=settings, chunk=chunk,
                  runner=runner), None
 
@@ -148,7 +146,7 @@ MOVIE_BLOCK_BYTES = 8 * 2**20
 def movie_chunk(array) -> int:
     """Frames per Dask chunk of the movie: the stored chunk, or an even part of it that
     holds at most :data:`MOVIE_BLOCK_BYTES` (each part decompresses the stored chunk
-    once more, but a worker then holds a quarter as much movie per task)."""
+    once more, but a task then holds only its part)."""
     stored = int(array.chunks[0])
     frame = int(np.prod(array.shape[1:])) * array.dtype.itemsize
     parts = max(1, -(-stored * frame // MOVIE_BLOCK_BYTES))
@@ -248,7 +246,7 @@ def make_patches(input: str | os.PathLike, output: str | os.PathLike, *,
     movie = da.from_zarr(store.array, chunks=(movie_chunk(store.array), *shape[1:]))
     runner = Runner(client)
     gen, raw = _build(kind, movie, table, pixel=pixel, settings=settings, chunk=chunk_patches,
-                      runner=runner, rois=rois, export_tiff=export_tiff)
+                      runner=runner, rois=rois)
     if not gen.tasks or (gen.sizes is not None and not sum(gen.sizes)):
         raise InputError(gen.empty_reason, path=os.fspath(locs), hint=gen.empty_hint)
 
