@@ -60,10 +60,10 @@ import pandas as pd
 
 from smlmscale.errors import InputError
 from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes, settings_dict
-from smlmscale.patches.deepstorm import WEIGHTS, normalize_patch, spike_target, upsample_nearest
+from smlmscale.patches.deepstorm import (DeepstormSettings, normalize_patch, spike_target,
+                                         upsample_nearest)
 from smlmscale.patches.plan import plan_movie
 
-#: Frames planned per plan task (rounded to whole movie chunks).
 #: Table columns carried with the members when the table has them.
 CARRIED = ("photons", "sigma_nm")
 NORMALIZATION = {
@@ -115,34 +115,34 @@ class SummedSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("patch_size_px", "upsampling", "per_frame", "bin_size"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name.replace('_px', '').replace('_', '-')} must be at least "
-                                 f"1, got {getattr(self, name)}")
-        if self.min_emitters < 0:
-            raise InputError(f"min-emitters must be 0 or more, got {self.min_emitters}")
+        self.pair_settings  # the fields shared with deepstorm are checked there
+        if int(self.bin_size) < 1:
+            raise InputError(f"bin-size must be at least 1, got {self.bin_size}")
         if not math.isfinite(float(self.camera_offset)):
             raise InputError(f"camera-offset must be a finite number, got {self.camera_offset}")
         if self.n_summed is not None and int(self.n_summed) < 1:
             raise InputError(f"n-summed must be at least 1, got {self.n_summed}",
                              hint="leave it out to make as many as the patches allow")
-        if not self.target_sigma_px >= 0:
-            raise InputError(f"target-sigma must be 0 or more, got {self.target_sigma_px}")
-        if self.weight not in WEIGHTS:
-            raise InputError(f"unknown weight {self.weight!r}", hint="use one or photons")
         if int(self.seed) < 0:
             raise InputError(f"seed must be 0 or more, got {self.seed}")
 
     @property
+    def pair_settings(self) -> DeepstormSettings:
+        """The deepstorm settings of the same patches (candidates, inputs, targets)."""
+        return DeepstormSettings(
+            patch_size_px=self.patch_size_px, upsampling=self.upsampling,
+            per_frame=self.per_frame, min_emitters=self.min_emitters,
+            target_sigma_px=self.target_sigma_px, weight=self.weight, seed=self.seed)
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         """``(P*u, P*u, 1)``; the target's is the same."""
-        side = self.patch_size_px * self.upsampling
-        return (side, side, 1)
+        return self.pair_settings.input_shape
 
     @property
     def target_shape(self) -> tuple[int, int, int]:
         """``(P*u, P*u, 1)``."""
-        return self.input_shape
+        return self.pair_settings.target_shape
 
     @property
     def member_columns(self) -> tuple[str, ...]:
