@@ -1,0 +1,34 @@
+"""Keras 3 models of the seeds and their training losses.
+
+:mod:`~smlmscale.models.architectures` builds ``deepstorm``, ``unet``, ``autoencoder`` and
+``counts`` networks with their patch geometry checked (``keras`` imported on first build);
+:mod:`~smlmscale.models.losses` holds MSE, blurred MSE + L1 and the Poisson count loss,
+registered for safe-mode loading. The losses import ``keras`` and are loaded lazily, on
+first access to one of their names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smlmscale.models.architectures import (
+    MODELS,
+    build_autoencoder,
+    build_counts,
+    build_deepstorm,
+    build_model,
+    build_unet,
+)
+
+_LOSS_NAMES = ("BlurredMSEL1", "LOSSES", "blurred_mse_l1", "get_loss", "mse", "poisson_counts")
+
+__all__ = ["MODELS", "build_autoencoder", "build_counts", "build_deepstorm", "build_model",
+           "build_unet", *_LOSS_NAMES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOSS_NAMES:
+        from smlmscale.models import losses
+
+        return getattr(losses, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,304 @@
+"""Keras 3 builders for the seeds' architectures, with their input geometry checked.
+
+Every builder takes ``input_shape = (H, W, C)`` in pixels and channels (no batch axis)
+and returns an uncompiled ``keras.Model`` whose output is ``(H, W, out_channels)``:
+all four networks are fully convolutional and keep the patch size. ``keras`` is
+imported inside the builders only, so ``import smlmscale.models`` stays light.
+
+- ``deepstorm``: Deep-STORM encoder-decoder (32-64-128, 512, back); H, W multiples of 8.
+- ``unet``: seed 001 U-Net (6x6 kernels, LeakyReLU 0.2); H, W multiples of 8.
+- ``autoencoder``: seed 003 DSIR (3 encoder, 4 decoder stages); H, W multiples of 8.
+- ``counts``: seed 000 tile (+ estimate) -> per-pixel counts; any H, W; C is 1 or 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from smlmscale.errors import InputError
+
+__all__ = ["MODELS", "build_autoencoder", "build_counts", "build_deepstorm", "build_model",
+           "build_unet", "check_input_shape"]
+
+
+def check_input_shape(input_shape: Sequence[int], *, model: str, factor: int = 1,
+                      channels: Sequence[int] | None = None) -> tuple[int, int, int]:
+    """Validate ``(H, W, C)`` for a model and return it as a tuple of ints.
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(H, W, C)``: patch height and width in pixels, channels.
+    model : str
+        Model kind, for the message.
+    factor : int, optional
+        Total downsampling factor; H and W must be positive multiples of it.
+    channels : sequence of int, optional
+        Allowed channel counts; any positive count when None.
+
+    Returns
+    -------
+    tuple of int
+        ``(H, W, C)``.
+
+    Raises
+    ------
+    InputError
+        When the shape is not three positive integers, H or W is not a multiple of
+        ``factor``, or C is not allowed.
+    """
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"{model} model needs an input shape (H, W, C) of positive integers, "
+                         f"got {tuple(input_shape) if input_shape is not None else None}",
+                         hint="patch sets store inputs as (N, H, W, C)")
+    height, width, chans = shape
+    if height % factor or width % factor:
+        raise InputError(f"{model} model needs patch height and width divisible by {factor}, "
+                         f"got {height}x{width} px",
+                         hint=f"make patches whose size is a multiple of {factor} px")
+    if channels is not None and chans not in channels:
+        allowed = " or ".join(str(c) for c in channels)
+        raise InputError(f"{model} model takes {allowed} input channel(s), got {chans}",
+                         hint="use a patch set of the kind this model is made for")
+    return shape
+
+
+def _conv_bn_relu(keras: Any, x: Any, filters: int) -> Any:
+    x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                            kernel_initializer="orthogonal")(x)
+    x = keras.layers.BatchNormalization()(x)
+    return keras.layers.Activation("relu")(x)
+
+
+def build_deepstorm(input_shape: Sequence[int], *, out_channels: int = 1) -> Any:
+    """Deep-STORM's fully convolutional encoder-decoder on the upsampled frame.
+
+    Three encoder blocks (3x3 conv + batch norm + ReLU with 32, 64 and 128 filters,
+    each followed by 2x2 max pooling), a 512-filter bottleneck block, three decoder
+    blocks (2x nearest upsampling then 128, 64, 32 filters) and a linear 1x1
+    convolution to ``out_channels``.
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(H, W, C)`` of the upsampled input patch; H and W multiples of 8 px.
+    out_channels : int, optional
+        Channels of the predicted density map.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, H, W, C)``, output ``(None, H, W, out_channels)`` float32.
+
+    Raises
+    ------
+    InputError
+        When H or W is not a multiple of 8.
+    """
+    shape = check_input_shape(input_shape, model="deepstorm", factor=8)
+    import keras
+
+    inputs = keras.Input(shape)
+    x = inputs
+    for filters in (32, 64, 128):
+        x = _conv_bn_relu(keras, x, filters)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = _conv_bn_relu(keras, x, 512)
+    for filters in (128, 64, 32):
+        x = keras.layers.UpSampling2D(2)(x)
+        x = _conv_bn_relu(keras, x, filters)
+    outputs = keras.layers.Conv2D(out_channels, 1, activation="linear",
+                                  kernel_initializer="orthogonal", name="density")(x)
+    return keras.Model(inputs, outputs, name="deepstorm")
+
+
+def _unet_conv(keras: Any, x: Any, filters: int, strides: int = 1) -> Any:
+    x = keras.layers.Conv2D(filters, 6, strides=strides, padding="same",
+                            kernel_initializer="he_normal")(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.2)(x)
+    return keras.layers.BatchNormalization(axis=-1)(x)
+
+
+def build_unet(input_shape: Sequence[int], *, out_channels: int = 1) -> Any:
+    """The U-Net of seed 001 (localization + spectral patches, 16x64 px in the seed).
+
+    Encoder: three stages of a 6x6 conv and a 6x6 stride-2 conv (16, 32, 64 filters),
+    each LeakyReLU(0.2) + batch norm, then a 128-filter conv at 1/8 resolution.
+    Decoder: three stages of a 6x6 transposed conv (64, 32, 16 filters) concatenated
+    with the matching encoder output, 2x upsampling and a 6x6 conv; a 1x1 sigmoid
+    convolution gives ``out_channels`` values in (0, 1).
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(H, W, C)``; H and W multiples of 8 px (seed: ``(16, 64, 1)``).
+    out_channels : int, optional
+        Output channels.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, H, W, C)``, output ``(None, H, W, out_channels)`` in (0, 1).
+
+    Raises
+    ------
+    InputError
+        When H or W is not a multiple of 8.
+    """
+    shape = check_input_shape(input_shape, model="unet", factor=8)
+    import keras
+
+    inputs = keras.Input(shape)
+    x = inputs
+    skips = []
+    for filters in (16, 32, 64):
+        x = _unet_conv(keras, x, filters)
+        x = _unet_conv(keras, x, filters, strides=2)
+        skips.append(x)
+    x = _unet_conv(keras, x, 128)
+    for filters, skip in zip((64, 32, 16), reversed(skips)):
+        x = keras.layers.Conv2DTranspose(filters, 6, padding="same")(x)
+        x = keras.layers.Concatenate()([x, skip])
+        x = keras.layers.UpSampling2D(2)(x)
+        x = _unet_conv(keras, x, filters)
+    outputs = keras.layers.Conv2D(out_channels, 1, activation="sigmoid", name="image")(x)
+    return keras.Model(inputs, outputs, name="unet")
+
+
+def build_autoencoder(input_shape: Sequence[int], *, out_channels: int = 1) -> Any:
+    """The DSIR convolutional auto-encoder of seed 003.
+
+    Encoder: three stages of 3x3 conv + batch norm + ReLU + 2x2 max pooling with 16,
+    8 and 8 filters (208 -> 26 px in the seed). Decoder: three 2x2 stride-2
+    transposed convolutions (8, 16, 8 filters) each with batch norm + ReLU, then a
+    3x3 conv to ``out_channels`` with batch norm + ReLU, so the output is
+    non-negative.
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(H, W, C)`` of the upsampled frame; H and W multiples of 8 px
+        (seed: ``(208, 208, 1)``, a 26x26 px frame upsampled 8x).
+    out_channels : int, optional
+        Output channels.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, H, W, C)``, output ``(None, H, W, out_channels)`` >= 0.
+
+    Raises
+    ------
+    InputError
+        When H or W is not a multiple of 8.
+    """
+    shape = check_input_shape(input_shape, model="autoencoder", factor=8)
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input(shape)
+    x = inputs
+    for filters in (16, 8, 8):
+        x = layers.Conv2D(filters, 3, padding="same")(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
+        x = layers.MaxPooling2D(2)(x)
+    for filters in (8, 16, 8):
+        x = layers.Conv2DTranspose(filters, 2, strides=2, padding="same")(x)
+        x = layers.Activation("relu")(layers.BatchNormalization()(x))
+    x = layers.Conv2D(out_channels, 3, padding="same")(x)
+    outputs = layers.Activation("relu", name="image")(layers.BatchNormalization()(x))
+    return keras.Model(inputs, outputs, name="autoencoder")
+
+
+def build_counts(input_shape: Sequence[int], *, out_channels: int = 1) -> Any:
+    """Per-pixel localization counts from a rendered STORM tile (seed 000).
+
+    Channel 0 is the tile, an optional channel 1 the intensity-based count estimate.
+    Four 3x3 conv + ReLU layers (32, 64, 64, 32 filters) and a 1x1 convolution with a
+    softplus output, so the predicted counts are positive and the Poisson loss has a
+    gradient everywhere.
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(H, W, C)`` with C = 1 (tile) or 2 (tile, estimate); any H, W in px.
+    out_channels : int, optional
+        Output channels (counts per pixel per channel).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(None, H, W, C)``, output ``(None, H, W, out_channels)`` > 0,
+        localizations per pixel.
+
+    Raises
+    ------
+    InputError
+        When C is not 1 or 2.
+    """
+    shape = check_input_shape(input_shape, model="counts", channels=(1, 2))
+    import keras
+
+    inputs = keras.Input(shape)
+    x = inputs
+    for filters in (32, 64, 64, 32):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                                kernel_initializer="he_normal")(x)
+    outputs = keras.layers.Conv2D(out_channels, 1, activation="softplus", name="counts")(x)
+    return keras.Model(inputs, outputs, name="counts")
+
+
+MODELS: dict[str, Callable[..., Any]] = {
+    "deepstorm": build_deepstorm,
+    "unet": build_unet,
+    "autoencoder": build_autoencoder,
+    "counts": build_counts,
+}
+
+
+def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[int]) -> Any:
+    """Build a registered model for a patch set and check it produces the targets' shape.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`MODELS`: ``"deepstorm"``, ``"unet"``, ``"autoencoder"`` or
+        ``"counts"``.
+    input_shape : sequence of int
+        ``(H, W, C)`` of the patch-set inputs (without N).
+    target_shape : sequence of int
+        ``(H', W', C')`` of the patch-set targets; C' sets the output channels.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled, output ``(None, H', W', C')``.
+
+    Raises
+    ------
+    InputError
+        For an unknown kind, a bad input geometry, or targets of another shape than
+        the model's output.
+    """
+    if kind not in MODELS:
+        raise InputError(f"unknown model kind {kind!r}",
+                         hint=f"choose one of {', '.join(sorted(MODELS))}")
+    try:
+        target = tuple(int(s) for s in target_shape)
+    except (TypeError, ValueError):
+        target = ()
+    if len(target) != 3 or min(target) < 1:
+        raise InputError(f"{kind} model needs a target shape (H, W, C) of positive integers, "
+                         f"got {target_shape!r}", hint="patch sets store targets as (N, H, W, C)")
+    model = MODELS[kind](input_shape, out_channels=target[-1])
+    output = tuple(model.output_shape[1:])
+    if output != target:
+        raise InputError(f"{kind} model maps inputs {tuple(input_shape)} to {output}, "
+                         f"but the targets are {target}",
+                         hint="use a patch set made for this model (same input and target size)")
+    return model
