@@ -99,11 +99,6 @@ class DeepstormSettings:
         return (side, side, max(1, self.z_bins))
 
     @property
-    def output_shape(self) -> tuple[int, int, int]:
-        """Input shape (kept for callers of the 2D generator)."""
-        return self.input_shape
-
-    @property
     def member_columns(self) -> tuple[str, ...]:
         """Table columns the targets need beyond ``x_nm``, ``y_nm``."""
         return (("photons",) if self.weight == "photons" else ()) + (
