@@ -384,17 +384,24 @@ def section_pairs(image: np.ndarray, rows: pd.DataFrame | None, *, origin: tuple
     inputs : numpy.ndarray of float32, shape ``(k, size, size, 1 or 2)``
     targets : numpy.ndarray of float32, shape ``(k, size, size, 1)``
     """
-    tiles = cut_tiles(image, origin=origin, xs=xs, ys=ys, size=size).astype(np.float64)
+    tiles = cut_tiles(image, origin=origin, xs=xs, ys=ys, size=size)
     targets = _counts(rows, xs, ys, size, pixel_size_nm)[..., None]
-    channels = 1 if coefficients is None else 2
-    inputs = np.zeros((len(tiles), size, size, channels), np.float32)
+    return tile_inputs(tiles, input_scale=input_scale, coefficients=coefficients,
+                       nn_size=nn_size), targets
+
+
+def tile_inputs(tiles, *, input_scale: float, coefficients, nn_size: int) -> np.ndarray:
+    """Network inputs ``(k, size, size, 1 or 2)`` float32 of raw tiles ``(k, size, size)``:
+    ``tile / input_scale`` and, with ``coefficients``, :func:`density_estimate`."""
+    tiles = np.asarray(tiles, np.float64)
+    inputs = np.zeros(tiles.shape + (1 if coefficients is None else 2,), np.float32)
     for k, tile in enumerate(tiles):
         inputs[k, ..., 0] = tile / input_scale
         if coefficients is not None:
             inputs[k, ..., 1] = density_estimate(tile, coefficients, nn_size)
-    return inputs, targets
+    return inputs
 
 
 __all__ = ["CountsSettings", "MAX_DEGREE", "combine_moments", "cut_tiles", "density_estimate",
            "fit_moments", "moment_length", "nn_average", "section_counts", "section_pairs",
-           "section_stats", "tile_counts", "tile_moments"]
+           "section_stats", "tile_counts", "tile_inputs", "tile_moments"]

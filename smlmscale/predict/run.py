@@ -10,23 +10,19 @@ only its running tasks, which the scheduler gives to another worker.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from smlmscale.errors import InputError
 from smlmscale.io.outputs import move_into_place, partial_path, utc_now
+from smlmscale.predict.parts import part_rows, prepare_partial, run_tasks
 from smlmscale.predict.settings import PredictSettings, block_settings, check_geometry
 from smlmscale.predict.tasks import BlockJob, part_path, run_block
 from smlmscale.predict.tiles import make_grid
-
-RUN_FILE = "predict.json"
-
 
 @dataclass
 class PredictResult:
@@ -122,7 +118,7 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
     run = {"input": os.path.abspath(input), "model": os.path.abspath(model),
            "settings": asdict(settings), "frames": [first, last],
            "density": os.path.abspath(density_out) if density_out else None}
-    resumed = _prepare_partial(partial, run, resume=resume, overwrite=overwrite,
+    resumed = prepare_partial(partial, run, resume=resume, overwrite=overwrite,
                                density_out=density_out)
     factor = int(meta.get("upsampling") or 1)
     from smlmscale.predict.model_cache import cached_predictor
@@ -146,11 +142,12 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
     jobs = [BlockJob(store=os.path.abspath(input), start=a, stop=b, model=os.path.abspath(model),
                      parts=str(partial / "parts"), density=density_path, first=first)
             for a, b in todo]
-    _run_jobs(client, jobs, grid, block_settings(settings, meta, pixel_nm / factor),
-              len(blocks), progress)
+    run_tasks(client, run_block, jobs, grid, block_settings(settings, meta, pixel_nm / factor),
+              total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
+              progress=progress)
     files = [str(part_path(partial / "parts", a, b)) for a, b in blocks]
     frame = dd.read_parquet(files, split_row_groups=False)
-    rows = sum(_rows(f) for f in files)
+    rows = sum(part_rows(f) for f in files)
     notes = [] if (meta.get("normalization") or {}).get("mode") != "patch" else [
         "this model was trained on patches normalized one by one; frames are normalized "
         "whole (make patches with --normalize frame for a better match)"]
@@ -167,64 +164,6 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
                          blocks_resumed=resumed and len(blocks) - len(todo) or 0,
                          seconds=time.perf_counter() - started,
                          density=str(density_out) if density_out else None, notes=notes)
-
-
-def _rows(path: str) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(path).metadata.num_rows)
-
-
-def _prepare_partial(partial: Path, run: dict, *, resume: bool, overwrite: bool,
-                     density_out) -> bool:
-    """Create ``OUT.partial`` (or check the one to resume); whether parts were kept."""
-    if density_out is not None and os.path.exists(density_out) and not overwrite:
-        raise InputError("output exists", path=str(density_out),
-                         hint="pass --overwrite to replace it, or choose another --density-out")
-    if partial.exists():
-        if resume:
-            try:
-                was = json.loads((partial / RUN_FILE).read_text())
-            except (OSError, ValueError):
-                raise InputError("cannot resume: the interrupted run left no readable "
-                                 f"{RUN_FILE}", path=str(partial),
-                                 hint="start again with --overwrite") from None
-            if was != run:
-                changed = sorted(k for k in run if was.get(k) != run[k])
-                raise InputError(f"cannot resume: the interrupted run had other "
-                                 f"{', '.join(changed)}", path=str(partial),
-                                 hint="give the same options, or start again with --overwrite")
-            return True
-        if not overwrite:
-            raise InputError("an interrupted run left this", path=str(partial),
-                             hint="pass --resume to continue it or --overwrite to start again")
-        shutil.rmtree(partial)
-    elif resume:
-        raise InputError("nothing to resume: no interrupted run here", path=str(partial),
-                         hint="leave out --resume")
-    (partial / "parts").mkdir(parents=True)
-    (partial / RUN_FILE).write_text(json.dumps(run, indent=2))
-    return False
-
-
-def _run_jobs(client, jobs: list[BlockJob], grid, settings, total: int,
-              progress: Callable[[int, int], None] | None) -> None:
-    from smlmscale.runtime.completed import completed_results
-
-    done = total - len(jobs)
-    if progress is not None:
-        progress(done, total)
-    if not jobs:
-        return
-    token = uuid.uuid4().hex[:8]  # keys name the frames in the dashboard, unique per run
-    futures = [client.submit(run_block, job, grid, settings, retries=2,
-                             key=f"predict-frames-{job.start}-{job.stop}-{token}")
-               for job in jobs]
-    with completed_results(client, futures) as results:
-        for _ in results:
-            done += 1
-            if progress is not None:
-                progress(done, total)
 
 
 __all__ = ["PredictResult", "predict_movie"]

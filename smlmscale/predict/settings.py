@@ -90,24 +90,37 @@ def check_geometry(store: Any, meta: dict, settings: PredictSettings, *, path: s
         Not a ``t, y, x`` movie; a model for another kind of data; no pixel size; a
         pixel size that differs from the model's by more than 2 % (unless overridden).
     """
+    if meta.get("model") == "counts":
+        raise InputError("counts models predict section stacks, not movies", path=path,
+                         hint="give the stack's ROI list with --rois, or use a deepstorm or "
+                              "autoencoder model for movies")
     if store.axes != "tyx" or store.array.ndim != 3:
         raise InputError(f"predict needs a movie with axes t, y, x, got {store.axes}",
                          path=path, hint="section stacks are predicted by counts models "
                                          "with --rois")
-    if meta.get("model") == "counts":
-        raise InputError("counts models predict section stacks, not movies", path=path,
-                         hint="use a deepstorm or autoencoder model for movies")
     if int(meta.get("input_shape", [0, 0, 1])[-1]) != 1:
         raise InputError("this model takes several input channels; movies have one",
                          path=path)
+    return pixel_size(store, meta, settings.pixel_size_nm, path=path)
+
+
+def pixel_size(store: Any, meta: dict, override: float | None, *, path: str) -> float:
+    """The pixel size (nm) to predict with: ``override``, else the store's, else the model's.
+
+    Raises
+    ------
+    InputError
+        No pixel size anywhere; the store's differs from the model's by more than 2 %
+        without ``override``.
+    """
     model_nm = meta.get("pixel_size_nm")
-    pixel_nm = settings.pixel_size_nm or store.pixel_size_nm or model_nm
+    pixel_nm = override or store.pixel_size_nm or model_nm
     if pixel_nm is None:
-        raise InputError("neither the movie nor the model knows the pixel size", path=path,
+        raise InputError("neither the image nor the model knows the pixel size", path=path,
                          hint="pass --pixel-size NM")
-    if (settings.pixel_size_nm is None and model_nm and store.pixel_size_nm
+    if (override is None and model_nm and store.pixel_size_nm
             and abs(store.pixel_size_nm - model_nm) > PIXEL_TOLERANCE * model_nm):
-        raise InputError(f"the movie's pixels are {store.pixel_size_nm:g} nm but the model "
+        raise InputError(f"the image's pixels are {store.pixel_size_nm:g} nm but the model "
                          f"was trained on {model_nm:g} nm pixels", path=path,
                          hint="use a model trained at this pixel size, or pass --pixel-size "
                               "to predict anyway")
@@ -128,4 +141,4 @@ def block_settings(settings: PredictSettings, meta: dict, pixel_nm: float) -> Bl
         pixel_nm=pixel_nm, batch_size=settings.batch_size)
 
 
-__all__ = ["PredictSettings", "block_settings", "check_geometry"]
+__all__ = ["PredictSettings", "block_settings", "check_geometry", "pixel_size"]

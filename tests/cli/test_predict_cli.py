@@ -92,3 +92,46 @@ def test_predict_through_the_console_script(scheduler, model, tmp_path):
     assert bad.returncode == 2
     lines = [line for line in bad.stderr.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and "--threshold" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def counts(tmp_path_factory):
+    from tests.predict import tiny_counts_model
+
+    return tiny_counts_model(tmp_path_factory.mktemp("clicounts"))
+
+
+def test_counts_model_predicts_3d_points_from_rois(scheduler, counts, tmp_path):
+    sim, model = counts
+    out = tmp_path / "points3d.parquet"
+    result = _run(scheduler, sim["path"], "--model", model, "--rois", sim["rois_path"],
+                  "-o", out, "--section-thickness", "70")
+    assert result.exit_code == 0, result.stderr
+    assert "3D points from" in result.stderr
+    table, _ = read_table(out)
+    assert {"x_nm", "y_nm", "z_nm", "section", "roi"} <= set(table.columns) and len(table)
+
+
+def test_counts_bad_input_fails_with_one_line(scheduler, counts, model, tmp_path):
+    sim, counts_model = counts
+    out = tmp_path / "p.parquet"
+    stack, rois = sim["path"], sim["rois_path"]
+    assert_fails_with_one_line(_run(scheduler, stack, "--model", counts_model, "-o", out),
+                               "counts models predict section stacks", "--rois")
+    assert_fails_with_one_line(_run(scheduler, stack, "--model", model, "--rois", rois,
+                                    "-o", out), "--rois takes a counts model")
+    assert_fails_with_one_line(_run(scheduler, stack, "--model", counts_model, "--rois",
+                                    tmp_path / "none.csv", "-o", out), "no such ROI list")
+    (tmp_path / "bad.csv").write_text("roi,section,x\n1,0,3\n")
+    assert_fails_with_one_line(_run(scheduler, stack, "--model", counts_model, "--rois",
+                                    tmp_path / "bad.csv", "-o", out), "no y, size columns")
+    assert_fails_with_one_line(_run(scheduler, stack, "--model", counts_model, "--rois", rois,
+                                    "-o", out, "--density-out", tmp_path / "d.zarr"),
+                               "--density-out is for movies")
+    assert_fails_with_one_line(_run(scheduler, stack, "--model", counts_model, "--rois", rois,
+                                    "-o", out, "--section-thickness", "-70"),
+                               "--section-thickness must be a positive")
+    _movie(tmp_path / "m.zarr", frames=4)
+    assert_fails_with_one_line(_run(scheduler, tmp_path / "m.zarr", "--model", model, "-o", out,
+                                    "--section-thickness", "70"), "goes with --rois")
+    assert not out.exists()
