@@ -7,7 +7,8 @@ failures.
 """
 
 from smlmscale.cli._app import app, main
-from smlmscale.cli import convert as _convert  # noqa: F401  (registers the command)
+from smlmscale.cli import cluster as _cluster  # noqa: F401  (registers the command)
+from smlmscale.cli import convert as _convert  # noqa: F401
 from smlmscale.cli import demo as _demo  # noqa: F401
 from smlmscale.cli import evaluate as _evaluate  # noqa: F401
 from smlmscale.cli import info as _info  # noqa: F401

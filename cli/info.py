@@ -40,10 +40,12 @@ def format_summary(summary: dict[str, Any]) -> str:
 @app.command("info")
 def info_command(
     path: Annotated[Path, typer.Argument(
-        help="An OME-Zarr store, a patch set, a model folder or a localization table.",
+        help="An OME-Zarr store, a patch set, a model folder, a clusters folder or a "
+             "localization table.",
         show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Summarize a store (shape, chunks, compression, provenance), patch set, model or table."""
+    """Summarize a store (shape, chunks, compression, provenance), patch set, model, clusters
+    folder or table."""
     summary = describe_path(path)
     typer.echo(json.dumps(summary, indent=2, default=str) if as_json else format_summary(summary))

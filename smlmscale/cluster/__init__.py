@@ -1,1 +1,1 @@
-"""Point clouds to clusters: tile sequences, sequenced and exact partitioned 3D DBSCAN, properties."""
+"""Point clouds to clusters: tile sequences, sequenced and exact partitioned DBSCAN, properties."""

@@ -11,7 +11,7 @@ from smlmscale.io.ome_zarr import open_image_store
 
 
 def describe_path(path: str | os.PathLike) -> dict[str, Any]:
-    """Describe an image store, patch set or model (directory) or a localization table (file).
+    """Describe an image store, patch set, model or clusters folder, or a localization table.
 
     Model folders are recognized by their ``smlmscale.json``; :mod:`smlmscale.train` is
     imported only here, and it does not import TensorFlow to describe a model.
@@ -19,14 +19,18 @@ def describe_path(path: str | os.PathLike) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"kind": "image store" | "patch set" | "model" | "localization table", ...}``
+        ``{"kind": "image store" | "patch set" | "model" | "clusters" |
+        "localization table", ...}``
         with JSON-able values.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
+        from smlmscale.cluster.output import describe_clusters, is_cluster_dir
         from smlmscale.patches.patchset import describe_patchset, is_patchset
         from smlmscale.train.modeldir import describe_model, is_model_dir
 
+        if is_cluster_dir(path):
+            return describe_clusters(path)
         if is_patchset(path):
             return describe_patchset(path)
         return describe_model(path) if is_model_dir(path) else describe_store(path)
