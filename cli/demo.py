@@ -26,7 +26,8 @@ def demo_command(
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the folder of an earlier demo run.")] = False,
 ) -> None:
-    """Simulate a movie (+ TIFF series), ingest, preprocess, make patches, train, evaluate."""
+    """Simulate a movie (+ TIFF series), ingest, preprocess, make patches, train, predict,
+    evaluate, render; then a section stack through counts, 3D points and clusters."""
     settings = DemoSettings(frames=frames)
     prepare_folder(output, overwrite=overwrite)  # fail before starting a cluster
     with cluster(ctx) as client:
@@ -40,7 +41,16 @@ def demo_command(
              f"{figures['truth_rows']} ground-truth localizations; jittered copy scored "
              f"Jaccard {scores['jaccard']:.3f}; deepstorm model in {figures['model']} "
              f"(training curve {figures['curve']}); " + _predicted(figures)
-             + f"files in {output}")
+             + _sections(figures) + f"files in {output}")
+
+
+def _sections(figures: dict) -> str:
+    sections = figures.get("sections")
+    if not sections:
+        return ""
+    return (f"section stack: {sections['n_clusters']} 3D clusters found, "
+            f"{sections['matched']} of {sections['simulated_clusters']} simulated ones "
+            f"recovered ({100 * sections['recovered']:.0f} %; {sections['clusters']}); ")
 
 
 def _predicted(figures: dict) -> str:

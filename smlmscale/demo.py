@@ -10,7 +10,8 @@ train a small deepstorm model on it, streamed from Zarr, and write its training 
 against the truth and render them beside the summed movie (``predict``, ``evaluate``,
 ``render``); summarize the store; convert the truth to ThunderSTORM CSV and Picasso
 HDF5; score a jittered copy of the truth against the truth (``evaluate``), a known
-reference for the metrics.
+reference for the metrics. Then a serial-section stack to 3D clusters
+(:mod:`smlmscale.demo_sections`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
+from smlmscale.demo_sections import SectionDemoSettings
 
 MARKER = ".smlmscale-demo"
 
@@ -63,6 +65,8 @@ class DemoSettings:
         per-pixel temporal minimum (seed 004), a white top-hat a little wider than the
         PSF (seed 001 uses radius 10 on its wider spots) and a global normalization.
     seed : int
+    sections : SectionDemoSettings or None
+        The section-stack half (:mod:`smlmscale.demo_sections`); None leaves it out.
     """
 
     frames: int = 600
@@ -82,6 +86,7 @@ class DemoSettings:
     steps: str = ("offset:100; background:min; tophat:radius=4; "
                   "normalize:mode=global,subtract=0,divide=250")
     seed: int = 0
+    sections: SectionDemoSettings | None = SectionDemoSettings()
 
 
 def jitter_table(truth: pd.DataFrame, *, jitter_nm: float, drop_fraction: float,
@@ -323,7 +328,14 @@ def run_demo(out_dir: str | os.PathLike, *, client, settings: DemoSettings = Dem
            f"RMSE lateral {scores['rmse_lateral_nm']:.1f} nm, efficiency "
            f"{scores['efficiency_lateral']:.1f} %, RMSE/CRLB "
            + (f"{scores['rmse_over_crlb']:.2f}" if scores.get("rmse_over_crlb") else "n/a"))
+    sections = None
+    if settings.sections is not None:
+        from smlmscale.demo_sections import run_section_demo
+
+        sections = run_section_demo(out, client=client, settings=settings.sections,
+                                    report=report, command=command, shown=_shown)
     return {"frames": sim.shape[0], "truth_rows": len(truth), "store": str(store_path),
+            "sections": sections,
             "preprocessed": str(preprocessed), "patches": str(patch_path),
             "n_patches": patch_set.n_patches, "model": trained.path, "curve": trained.curve,
             "train_best": trained.best, "train_first": trained.first,

@@ -9,12 +9,15 @@ from typer.testing import CliRunner
 
 from smlmscale.cli import app
 from smlmscale.demo import DemoSettings, jitter_table, run_demo
+from smlmscale.demo_sections import SectionDemoSettings
 from smlmscale.errors import InputError
 from smlmscale.io.ome_zarr import open_image_store
 from smlmscale.patches.patchset import open_patchset
 
 SMALL = DemoSettings(frames=40, size_px=48, frames_per_tiff=15, train_epochs=2,
-                     predict_frames=10, threshold=0.0)
+                     predict_frames=10, threshold=0.0,
+                     sections=SectionDemoSettings(n_sections=8, size_px=256, n_clusters=5,
+                                                  train_epochs=2, randomize=2))
 
 
 def test_jitter_table_drops_adds_and_moves():
@@ -44,6 +47,10 @@ def test_run_demo_checks_its_outputs(client, tmp_path):
     # 5 % dropped, 3 % spurious, 20 nm jitter per axis: a known score
     assert 0.85 < scores["jaccard"] < 0.97
     assert scores["rmse_lateral_nm"] == pytest.approx(20 * np.sqrt(2), rel=0.25)
+    sections = figures["sections"]
+    assert sections["simulated_clusters"] > 0 and 0 <= sections["recovered"] <= 1
+    for name in ("properties.csv", "histograms.png", "sequences.csv", "cluster.json"):
+        assert (tmp_path / "demo" / "clusters" / name).is_file()
     with pytest.raises(InputError, match="--overwrite"):
         run_demo(tmp_path / "demo", client=client, settings=SMALL)
 
@@ -64,5 +71,7 @@ def test_demo_command(dask_cluster, tmp_path):
     assert "$ smlmscale info" in result.stdout and "shape: 30 x 96 x 96" in result.stdout
     assert "evaluate" in result.stdout and "demo done" in result.stderr
     assert "$ smlmscale train" in result.stdout and "epoch 6/6" in result.stdout
+    assert "$ smlmscale cluster" in result.stdout and "simulated clusters" in result.stdout
+    assert "3D clusters found" in result.stderr
     again = CliRunner().invoke(app, ["demo", "-o", str(out)])
     assert again.exit_code == 2 and "--overwrite" in again.stderr
