@@ -22,7 +22,6 @@ Making the points is not timed.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -39,16 +38,6 @@ pytestmark = pytest.mark.timeout(3600)
 POINTS = int(float(os.environ.get("SMLMSCALE_BENCH_CLUSTER_POINTS", 1e7)))
 EPS, MIN_SAMPLES = 80.0, 10
 RESULTS: dict[str, dict] = {}
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster, \
-            Client(cluster) as client:
-        yield client
 
 
 def clustered_points(n: int, *, seed: int = 0, per_cluster: int = 200) -> pd.DataFrame:

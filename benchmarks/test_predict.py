@@ -34,7 +34,6 @@ Run with ``python -m pytest benchmarks/test_predict.py -o addopts="" -p no:cache
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -56,16 +55,6 @@ RESULTS: dict[str, dict] = {}
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("predict_bench")
-
-
-@pytest.fixture(scope="module")
-def cluster_client():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster, \
-            Client(cluster) as client:
-        yield client
 
 
 def _movie(path, frames: int, size: int, client, seed: int = 1):

@@ -17,6 +17,15 @@ def dask_cluster():
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def counts_model(tmp_path_factory):
+    """A simulated section stack and a counts model trained briefly on it (shared)."""
+    pytest.importorskip("keras")
+    from tests.predict import tiny_counts_model
+
+    return tiny_counts_model(tmp_path_factory.mktemp("counts"))
+
+
 @pytest.fixture()
 def client(dask_cluster):
     from distributed import Client

@@ -94,11 +94,9 @@ def test_predict_through_the_console_script(scheduler, model, tmp_path):
     assert len(lines) == 1 and "--threshold" in lines[0]
 
 
-@pytest.fixture(scope="module")
-def counts(tmp_path_factory):
-    from tests.predict import tiny_counts_model
-
-    return tiny_counts_model(tmp_path_factory.mktemp("clicounts"))
+@pytest.fixture()
+def counts(counts_model):
+    return counts_model
 
 
 def test_counts_model_predicts_3d_points_from_rois(scheduler, counts, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("keras")
 
 
+@pytest.mark.slow
 def test_trained_deepstorm_reaches_jaccard_08_on_a_separate_movie(client, tmp_path):
     from smlmscale.evaluate import EvaluateSettings, evaluate_tables
     from smlmscale.io.tables import read_table

@@ -16,14 +16,13 @@ from smlmscale.patches.rois import read_rois
 from smlmscale.predict.model_cache import cached_predictor
 from smlmscale.predict.run_sections import StackSettings, predict_sections, tile_settings
 from smlmscale.predict.sections import predict_tiles, read_tiles
-from tests.predict import tiny_counts_model
 
 pytest.importorskip("keras")
 
 
-@pytest.fixture(scope="module")
-def counts(tmp_path_factory):
-    return tiny_counts_model(tmp_path_factory.mktemp("counts"))
+@pytest.fixture()
+def counts(counts_model):
+    return counts_model
 
 
 def _reference_counts(sim, model, settings):
