@@ -39,7 +39,8 @@ def test_sequences_mode_and_info(scheduler, data, tmp_path):
     assert last.startswith(f"wrote {out}: ") and "clusters in 8 sequences" in last, last
     assert f"of {len(table)} localizations clustered" in last and last.endswith(" s")
     record = json.loads((out / "cluster.json").read_text())
-    assert record["command"].startswith("smlmscale ") and record["settings"]["seed"] == 3
+    # the recorded command is sys.argv: pytest's own arguments under CliRunner
+    assert record["command"].startswith("smlmscale") and record["settings"]["seed"] == 3
     assert (out / "randomized_properties.parquet").is_file()
     info = runner.invoke(app, ["info", str(out)])
     assert info.exit_code == 0, info.stderr
