@@ -80,19 +80,11 @@ def counts_to_points(counts: np.ndarray, *, xs, ys, sections, rois, pixel_size_n
         row-major order; ``frame`` equals ``section``.
     """
     counts = np.asarray(counts, np.float64)
-    k = counts.shape[0]
-    parts = []
-    for i in range(k):
-        tile = np.where(counts[i] >= min_count, counts[i], 0.0)
-        n = integer_counts(tile)
-        rows, cols = np.nonzero(n)
-        repeat = n[rows, cols]
-        rows, cols = np.repeat(rows, repeat), np.repeat(cols, repeat)
-        parts.append((np.full(rows.size, i), rows, cols, tile[rows, cols]))
-    tile_of = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    rows = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    cols = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
-    value = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+    kept = np.where(counts >= min_count, counts, 0.0)
+    n = (np.stack([integer_counts(tile) for tile in kept]) if len(kept)
+         else np.zeros(kept.shape, np.int64))
+    tile_of, rows, cols = (np.repeat(index, n[n > 0]) for index in np.nonzero(n))
+    value = kept[tile_of, rows, cols]
     xs, ys = np.asarray(xs, np.int64), np.asarray(ys, np.int64)
     section = np.asarray(sections, np.int64)[tile_of]
     return pd.DataFrame({

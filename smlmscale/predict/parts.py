@@ -26,6 +26,25 @@ def part_rows(path: str) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
+def table_from_parts(files: Sequence[str], output, *, meta, overwrite: bool, partial: Path,
+                     empty: InputError) -> int:
+    """Write the table of the Parquet parts ``files``, in their order; the rows written.
+
+    When the parts hold no row, ``partial`` is removed and ``empty`` raised instead.
+    """
+    import dask.dataframe as dd
+
+    from smlmscale.io.tables import write_table
+
+    rows = sum(part_rows(f) for f in files)
+    if rows == 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise empty
+    write_table(dd.read_parquet(list(files), split_row_groups=False), output, meta=meta,
+                overwrite=overwrite)
+    return rows
+
+
 def prepare_partial(partial: Path, run: dict, *, resume: bool, overwrite: bool,
                     density_out=None) -> bool:
     """Create ``OUT.partial`` (or check the one to resume); whether parts were kept.
@@ -90,4 +109,4 @@ def run_tasks(client, function: Callable, jobs: Sequence[Any], *args: Any, total
                 progress(done, total)
 
 
-__all__ = ["RUN_FILE", "part_rows", "prepare_partial", "run_tasks"]
+__all__ = ["RUN_FILE", "part_rows", "prepare_partial", "run_tasks", "table_from_parts"]

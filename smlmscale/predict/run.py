@@ -19,10 +19,11 @@ from pathlib import Path
 
 from smlmscale.errors import InputError
 from smlmscale.io.outputs import move_into_place, partial_path, utc_now
-from smlmscale.predict.parts import part_rows, prepare_partial, run_tasks
+from smlmscale.predict.parts import prepare_partial, run_tasks, table_from_parts
 from smlmscale.predict.settings import PredictSettings, block_settings, check_geometry
 from smlmscale.predict.tasks import BlockJob, part_path, run_block
 from smlmscale.predict.tiles import make_grid
+
 
 @dataclass
 class PredictResult:
@@ -98,10 +99,8 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
         Not a model folder or a movie; geometry or pixel size contradicting the model;
         empty movie or frame range; outputs that exist; a resumed run with other settings.
     """
-    import dask.dataframe as dd
-
     from smlmscale.io.ome_zarr import create_image_store, open_image_store
-    from smlmscale.io.tables import TableMeta, write_table
+    from smlmscale.io.tables import TableMeta
     from smlmscale.io.tables.writer import prepare_output
     from smlmscale.train.modeldir import read_model_json
 
@@ -119,7 +118,7 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
            "settings": asdict(settings), "frames": [first, last],
            "density": os.path.abspath(density_out) if density_out else None}
     resumed = prepare_partial(partial, run, resume=resume, overwrite=overwrite,
-                               density_out=density_out)
+                              density_out=density_out)
     factor = int(meta.get("upsampling") or 1)
     from smlmscale.predict.model_cache import cached_predictor
 
@@ -146,17 +145,14 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
               total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
               progress=progress)
     files = [str(part_path(partial / "parts", a, b)) for a, b in blocks]
-    frame = dd.read_parquet(files, split_row_groups=False)
-    rows = sum(part_rows(f) for f in files)
     notes = [] if (meta.get("normalization") or {}).get("mode") != "patch" else [
         "this model was trained on patches normalized one by one; frames are normalized "
         "whole (make patches with --normalize frame for a better match)"]
-    if rows == 0:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise InputError(f"no localization reached the threshold {settings.threshold:g}",
-                         path=str(input), hint="lower --threshold, or check the model fits "
-                                               "this movie")
-    write_table(frame, output, meta=table_meta, overwrite=overwrite)
+    rows = table_from_parts(files, output, meta=table_meta, overwrite=overwrite, partial=partial,
+                            empty=InputError(
+                                f"no localization reached the threshold {settings.threshold:g}",
+                                path=str(input), hint="lower --threshold, or check the model "
+                                                      "fits this movie"))
     if density_out is not None:
         move_into_place(density_path, density_out)
     shutil.rmtree(partial, ignore_errors=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.predict.parts import part_rows, prepare_partial, run_tasks
+from smlmscale.predict.parts import prepare_partial, run_tasks, table_from_parts
 from smlmscale.predict.sections import TileJob, TileSettings, run_tiles, tiles_part
 from smlmscale.validate import integer
 
@@ -173,11 +173,9 @@ def predict_sections(input: str | os.PathLike, model: str | os.PathLike,
         See :func:`check_stack`, :func:`smlmscale.patches.rois.read_rois`; outputs that
         exist; a resumed run with other settings; no pixel reaching ``min_count``.
     """
-    import dask.dataframe as dd
-
     from smlmscale.io.ome_zarr import open_image_store
     from smlmscale.io.outputs import partial_path
-    from smlmscale.io.tables import TableMeta, write_table
+    from smlmscale.io.tables import TableMeta
     from smlmscale.io.tables.writer import prepare_output
     from smlmscale.patches.rois import read_rois
     from smlmscale.train.modeldir import read_model_json
@@ -206,14 +204,12 @@ def predict_sections(input: str | os.PathLike, model: str | os.PathLike,
     run_tasks(client, run_tiles, jobs, tile_settings(meta, settings, pixel_nm, thickness),
               total=len(groups), name=lambda job: f"predict-rois-{job.index}", progress=progress)
     files = [str(tiles_part(parts, i)) for i in range(len(groups))]
-    points = sum(part_rows(f) for f in files)
-    if points == 0:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise InputError(f"no pixel of the {len(roi_list)} ROI tiles predicts "
-                         f"{settings.min_count:g} localizations or more", path=str(input),
-                         hint="lower --threshold, or check the model fits this stack")
-    write_table(dd.read_parquet(files, split_row_groups=False), output, meta=table_meta,
-                overwrite=overwrite)
+    points = table_from_parts(files, output, meta=table_meta, overwrite=overwrite,
+                              partial=partial, empty=InputError(
+                                  f"no pixel of the {len(roi_list)} ROI tiles predicts "
+                                  f"{settings.min_count:g} localizations or more",
+                                  path=str(input), hint="lower --threshold, or check the "
+                                                        "model fits this stack"))
     shutil.rmtree(partial, ignore_errors=True)
     return StackResult(path=str(output), points=points, tiles=len(roi_list),
                        sections=int(roi_list["section"].nunique()), tasks=len(groups),

@@ -84,12 +84,11 @@ def read_tiles(array, rois: pd.DataFrame) -> np.ndarray:
 
     size = int(rois["size"].iloc[0]) if len(rois) else 0
     out = np.zeros((len(rois), size, size))
-    positions = np.arange(len(rois))
     for section, rows in rois.groupby("section", sort=False).indices.items():
         xs, ys = rois["x"].to_numpy()[rows], rois["y"].to_numpy()[rows]
         y0, x0 = int(ys.min()), int(xs.min())
         crop = np.asarray(array[int(section), y0:int(ys.max()) + size, x0:int(xs.max()) + size])
-        out[positions[rows]] = cut_tiles(crop, origin=(y0, x0), xs=xs, ys=ys, size=size)
+        out[rows] = cut_tiles(crop, origin=(y0, x0), xs=xs, ys=ys, size=size)
     return out
 
 
