@@ -35,7 +35,7 @@ def limit(movie: str, model: str, threads: int) -> dict:
     from smlmscale.io.ome_zarr import open_image_store
     from smlmscale.predict.block import normalize_frames
     from smlmscale.predict.model_cache import cached_predictor
-    from smlmscale.train.modeldir import read_model_json
+    from smlmscale.io.modeldir import read_model_json
 
     _threads(threads)
     factor = int(read_model_json(model)["upsampling"])
@@ -55,7 +55,7 @@ def seed(movie: str, model: str, threads: int) -> dict:
 
     from smlmscale.localize.maxima import find_maxima
     from smlmscale.predict.model_cache import flexible
-    from smlmscale.train.modeldir import load_keras_model, read_model_json
+    from smlmscale.io.modeldir import load_keras_model, read_model_json
 
     _threads(threads)
     factor = int(read_model_json(model)["upsampling"])

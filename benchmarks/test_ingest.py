@@ -100,11 +100,11 @@ def test_naive_baseline(benchmark, stack, tmp_path):
 
 def test_smlmscale_ingest(benchmark, stack, tmp_path):
     from smlmscale.ingest import IngestSettings, ingest_tiffs
-    from smlmscale.runtime import ClusterSettings, dask_client
+    from smlmscale.runtime import DaskSettings, dask_client
 
     path, nbytes = stack
     # The cluster `smlmscale --workers 2 --threads-per-worker 1 ingest` starts.
-    with dask_client(ClusterSettings(workers=2, threads_per_worker=1)) as client:
+    with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
         def ingest():
             out = tmp_path / "ingest.zarr"
             shutil.rmtree(out, ignore_errors=True)

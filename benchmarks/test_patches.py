@@ -95,10 +95,10 @@ def fusion_data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bench_client():
     """The cluster `smlmscale --workers 2 --threads-per-worker 1` starts (runtime settings)."""
-    from smlmscale.runtime import ClusterSettings, dask_client
+    from smlmscale.runtime import DaskSettings, dask_client
 
     importlib.import_module("sklearn.cluster")  # the driver's import, not timed (both sides)
-    with dask_client(ClusterSettings(workers=2, threads_per_worker=1)) as client:
+    with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
         for module in ("scipy.ndimage", "zarr", "pandas", "smlmscale.io.ome_zarr",
                        "smlmscale.patches.fusion"):  # worker start-up, not timed
             client.run(importlib.import_module, module)
@@ -315,10 +315,10 @@ def ds_data(tmp_path_factory):
 def test_deepstorm_patches(benchmark, ds_data, tmp_path):
     """smlmscale's deepstorm generator on the runtime's cluster (2 workers x 1 thread)."""
     from smlmscale.patches import make_patches
-    from smlmscale.runtime import ClusterSettings, dask_client
+    from smlmscale.runtime import DaskSettings, dask_client
 
     store, locs = ds_data
-    with dask_client(ClusterSettings(workers=2, threads_per_worker=1)) as client:
+    with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
         def run():
             out = tmp_path / "ds.zarr"
             shutil.rmtree(out, ignore_errors=True)
@@ -343,7 +343,7 @@ def test_deepstorm_io_limit(benchmark, ds_data, tmp_path):
 
     from smlmscale.patches.base import auto_chunk
     from smlmscale.patches.patchset import create_patchset
-    from smlmscale.runtime import ClusterSettings, dask_client
+    from smlmscale.runtime import DaskSettings, dask_client
 
     n = DS_RESULTS.get("ours", {}).get("patches", DS_PATCHES)
     settings = _ds_settings()
@@ -354,7 +354,7 @@ def test_deepstorm_io_limit(benchmark, ds_data, tmp_path):
                             )[:n]
     targets = da.concatenate([da.from_array(pool_tg, chunks=(chunk, *shape))]
                              * (-(-n // chunk)))[:n]
-    with dask_client(ClusterSettings(workers=2, threads_per_worker=1)) as client:
+    with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
         def run():
             out = tmp_path / "limit.zarr"
             shutil.rmtree(out, ignore_errors=True)

@@ -29,7 +29,7 @@ class SmlmscaleGroup(TyperGroup):
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except InputError as exc:
-            _report(ctx, f"error: {exc}")
+            _report(ctx, f"error: {exc.render(_flag_for(ctx, exc.param))}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             _report(ctx, "interrupted")
@@ -38,6 +38,17 @@ class SmlmscaleGroup(TyperGroup):
             _report(ctx, f"internal error: {type(exc).__name__}: {exc} "
                          "(rerun with --debug for the traceback)")
             raise typer.Exit(1) from None
+
+
+def _flag_for(ctx: typer.Context, param: str | None) -> str | None:
+    """The flag of the invoked command whose parameter is ``param`` (None: not an option)."""
+    if param is None or ctx.invoked_subcommand is None:
+        return None
+    command = ctx.command.get_command(ctx, ctx.invoked_subcommand)
+    for option in getattr(command, "params", []):
+        if option.name == param and option.opts and option.opts[0].startswith("-"):
+            return option.opts[0]
+    return None
 
 
 def _report(ctx: typer.Context, line: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import typer
 
-from smlmscale.runtime import ClusterSettings, dask_client
+from smlmscale.runtime import DaskSettings, dask_client
 
 if TYPE_CHECKING:
     import distributed
@@ -35,8 +35,8 @@ class GlobalOptions:
         """Progress bars only for an interactive terminal and without ``--quiet``."""
         return not self.quiet and sys.stderr.isatty()
 
-    def cluster_settings(self) -> ClusterSettings:
-        return ClusterSettings(
+    def dask_settings(self) -> DaskSettings:
+        return DaskSettings(
             scheduler=self.scheduler, workers=self.workers,
             threads_per_worker=self.threads_per_worker, memory_limit=self.memory_limit,
             jobqueue=self.jobqueue, dashboard_address=self.dashboard_address,
@@ -56,15 +56,41 @@ def say(ctx: typer.Context, line: str) -> None:
 
 
 @contextlib.contextmanager
-def cluster(ctx: typer.Context) -> Iterator[distributed.Client]:
+def dask_cluster(ctx: typer.Context) -> Iterator[distributed.Client]:
     """Open the Dask client the global options describe and print its dashboard link."""
     options = global_options(ctx)
-    with dask_client(options.cluster_settings(),
+    with dask_client(options.dask_settings(),
                      performance_report=options.performance_report) as client:
         link = client.dashboard_link if client.scheduler_info().get("services") else None
         say(ctx, f"dask: {len(client.scheduler_info()['workers'])} workers, "
                  f"dashboard {link or 'not available'}")
         yield client
+
+
+def settings_option(settings: type, name: str, *flags: str, panel: str | None = None,
+                    help: str | None = None, **kw):
+    """A ``typer.Option`` for field ``name`` of a settings dataclass.
+
+    Its help and shown default are generated from the field (:func:`option_help`), so they
+    cannot drift from the code; the flag defaults to the field's (:func:`flag_of`). Name
+    the command's parameter as the field, so that an error about the field names the flag.
+    """
+    from rich.markup import escape
+
+    from smlmscale.settings import flag_of, option_help
+
+    flags = flags or (flag_of(settings, name),)
+    extra = {"rich_help_panel": f"{panel} options"} if panel else {}
+    return typer.Option(*flags, help=escape(option_help(settings, name, help)),
+                        show_default=False, **extra, **kw)
+
+
+def given_settings(ctx: typer.Context, settings: type) -> dict:
+    """The command's parameters that are fields of ``settings`` and were given (not None)."""
+    from smlmscale.settings import field_names
+
+    names = set(field_names(settings))
+    return {k: v for k, v in ctx.params.items() if k in names and v is not None}
 
 
 def panel_option(flags: str | tuple, help: str, panel: str, **kw):

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, global_options, say
+from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli._progress import progress_bar
 from smlmscale.cluster import run as _run
 
@@ -78,7 +78,7 @@ def cluster_command(
         points_per_task=points_per_task)
     _run.prepare_run(locs, output, settings=settings, rois=rois, overwrite=overwrite)
     command = shlex.join(["smlmscale", *sys.argv[1:]])
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "cluster") as bar:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "cluster") as bar:
         result = _run.cluster_table(locs, output, client=client, settings=settings, rois=rois,
                                     overwrite=overwrite, command=command,
                                     progress=lambda done, total: bar(done, total, 0))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, say
+from smlmscale.cli._options import dask_cluster, say
 from smlmscale.cli.info import format_summary
 from smlmscale.demo import DemoSettings, prepare_folder, run_demo
 from smlmscale.io.describe import describe_path
@@ -30,7 +30,7 @@ def demo_command(
     evaluate, render; then a section stack through counts, 3D points and clusters."""
     settings = DemoSettings(frames=frames)
     prepare_folder(output, overwrite=overwrite)  # fail before starting a cluster
-    with cluster(ctx) as client:
+    with dask_cluster(ctx) as client:
         figures = run_demo(output, client=client, settings=settings, overwrite=True,
                            report=lambda line: typer.echo(line),
                            command=shlex.join(["smlmscale", *sys.argv[1:]]))

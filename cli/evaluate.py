@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, say
+from smlmscale.cli._options import dask_cluster, say
 from smlmscale.evaluate import EMCCD_NOISE_FACTOR, EvaluateSettings, evaluate_tables
 from smlmscale.evaluate.plot import check_plot_path, plot_evaluation
 from smlmscale.io.tables import FORMATS, read_table, read_table_lazy
@@ -120,12 +120,12 @@ def evaluate_command(
             pred_table, _ = read_table_lazy(locs, format=from_format, pixel_size_nm=pixel_size)
             truth_table, meta = read_table_lazy(truth, format=truth_from,
                                                 pixel_size_nm=pixel_size)
-            client = stack.enter_context(cluster(ctx))
+            client = stack.enter_context(dask_cluster(ctx))
         else:
             pred_table, _ = read_table(locs, format=from_format, pixel_size_nm=pixel_size)
             truth_table, meta = read_table(truth, format=truth_from, pixel_size_nm=pixel_size)
             rows = len(pred_table) + len(truth_table)
-            client = stack.enter_context(cluster(ctx)) if rows > CLUSTER_ROWS else None
+            client = stack.enter_context(dask_cluster(ctx)) if rows > CLUSTER_ROWS else None
         result = evaluate_tables(pred_table, truth_table, settings=settings, client=client,
                                  truth_meta=meta)
     for note in result.notes:

@@ -10,7 +10,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, global_options, say
+from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli._progress import progress_bar
 from smlmscale.ingest import IngestSettings, check_output, ingest_tiffs
 from smlmscale.ingest.sources import expand_inputs
@@ -49,7 +49,7 @@ def ingest_command(
     check_output(output, overwrite=overwrite, resume=resume)  # fail before starting a cluster
     paths = expand_inputs(inputs)
     command = shlex.join(["smlmscale", *sys.argv[1:]])
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "ingest") as update:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "ingest") as update:
         result = ingest_tiffs(paths, output, client=client, settings=settings, command=command,
                               progress=update)
     t, h, w = result.shape

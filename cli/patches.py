@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, global_options, say
+from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli._options import panel_option as _opt
 from smlmscale.cli._progress import progress_bar
 from smlmscale.errors import InputError
@@ -200,7 +200,7 @@ def patches_command(
     if export_tiff is not None:
         check_output(export_tiff, overwrite=overwrite)
     command = shlex.join(["smlmscale", *sys.argv[1:]])
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "patches") as update:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "patches") as update:
         result = make_patches(input, output, locs=locs, kind=kind, settings=settings,
                               rois=rois, validation_fraction=validation, client=client,
                               pixel_size_nm=pixel_size, chunk_patches=chunk_patches,

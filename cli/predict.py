@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, global_options, say
+from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli._progress import progress_bar
 from smlmscale.errors import InputError
 from smlmscale.predict.settings import PredictSettings
@@ -41,7 +41,7 @@ def _precheck(input: Path, model: Path, output: Path, settings: PredictSettings,
     from smlmscale.io.tables import TableMeta
     from smlmscale.io.tables.writer import prepare_output
     from smlmscale.predict.settings import check_geometry
-    from smlmscale.train.modeldir import read_model_json
+    from smlmscale.io.modeldir import read_model_json
 
     meta = read_model_json(model)
     store = open_image_store(input)
@@ -57,9 +57,9 @@ def _precheck_stack(input: Path, model: Path, output: Path, rois: Path, settings
     from smlmscale.io.ome_zarr import open_image_store
     from smlmscale.io.tables import TableMeta
     from smlmscale.io.tables.writer import prepare_output
-    from smlmscale.patches.rois import read_rois
+    from smlmscale.io.rois import read_rois
     from smlmscale.predict.run_sections import check_stack
-    from smlmscale.train.modeldir import read_model_json
+    from smlmscale.io.modeldir import read_model_json
 
     meta = read_model_json(model)
     store = open_image_store(input)
@@ -74,7 +74,7 @@ def _predict_stack(ctx: typer.Context, input: Path, model: Path, output: Path, r
 
     _precheck_stack(input, model, output, rois, settings, overwrite=overwrite)
     command = shlex.join(["smlmscale", *sys.argv[1:]])
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "predict ROI tiles") as bar:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "predict ROI tiles") as bar:
         result = predict_sections(input, model, output, rois=rois, client=client,
                                   settings=settings, resume=resume, overwrite=overwrite,
                                   command=command,
@@ -160,7 +160,7 @@ def predict_command(
                                frames_per_block=frames_per_block, pixel_size_nm=pixel_size)
     _precheck(input, model, output, settings, overwrite=overwrite)
     command = shlex.join(["smlmscale", *sys.argv[1:]])
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "predict blocks") as bar:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "predict blocks") as bar:
         result = predict_movie(input, model, output, client=client, settings=settings,
                                density_out=density_out, resume=resume, overwrite=overwrite,
                                command=command, progress=lambda done, total: bar(done, total, 0))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, global_options, say
+from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli._progress import progress_bar
 
 _STEPS_HELP = (
@@ -50,7 +50,7 @@ def preprocess_command(
     check_output(output, overwrite=overwrite)
     backend = resolve_backend(device)
     command = shlex.join(["smlmscale", *sys.argv[1:]])
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "preprocess") as update:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "preprocess") as update:
         result = preprocess_store(input, output, steps=parsed, client=client, device=backend,
                                   dtype=dtype, overwrite=overwrite, command=command,
                                   progress=update)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, say
+from smlmscale.cli._options import dask_cluster, say
 
 
 @app.command("render")
@@ -35,7 +35,7 @@ def render_command(
     from smlmscale.render.run import render_table
 
     check_outputs([output], overwrite=overwrite)  # fail before starting a cluster
-    with cluster(ctx) as client:
+    with dask_cluster(ctx) as client:
         result = render_table(locs, output, client=client, pixel_nm=pixel_size, mode=mode,
                               sigma_nm=sigma, widefield=widefield, overwrite=overwrite)
     say(ctx, f"wrote {result.path}: {result.localizations} localizations, "

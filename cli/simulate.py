@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional, Tuple
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import cluster, global_options, say
+from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli._progress import progress_bar
 from smlmscale.errors import InputError
 
@@ -210,7 +210,7 @@ def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite, comm
     if given.get("z_range") is not None and not settings.psf.is_3d:
         raise InputError("--z-range needs --psf astigmatic")
     check_simulation_outputs(output, truth_path=truth, tiff=tiff, overwrite=overwrite)
-    with cluster(ctx) as client, progress_bar(global_options(ctx), "simulate") as update:
+    with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "simulate") as update:
         result = simulate_movie(output, settings=settings, client=client, truth_path=truth,
                                 tiff=tiff, tiff_frames_per_file=tiff_frames,
                                 overwrite=overwrite, command=command, progress=update)
@@ -241,7 +241,7 @@ def _sections(ctx, output, params, given, truth, overwrite, command) -> None:
     kwargs.update({_SECTION_KEYS[k]: v for k, v in given.items()})
     settings = SectionSettings(**kwargs)
     check_output(output, overwrite=overwrite, resume=True)
-    with cluster(ctx) as client:
+    with dask_cluster(ctx) as client:
         result = simulate_sections(output, settings=settings, client=client, truth_path=truth,
                                    overwrite=overwrite, command=command)
     say(ctx, f"wrote {result['path']}: {result['n_sections']} sections of "

@@ -19,22 +19,36 @@ class InputError(ValueError):
         The file or folder concerned; printed first.
     hint : str, optional
         What the user can do, e.g. ``"pass --overwrite to replace it"``.
+    param : str, optional
+        The settings field (or library parameter) at fault, e.g. ``"batch_size"``. The
+        CLI maps it to its flag: ``{flag}`` in ``message`` or ``hint`` is replaced by the
+        flag (by default ``flag``, or ``--`` and the name with dashes).
+    flag : str, optional
+        The flag ``{flag}`` stands for when no CLI maps it.
 
     Examples
     --------
     >>> str(InputError("output exists", path="run1.zarr", hint="pass --overwrite"))
     'run1.zarr: output exists; pass --overwrite'
+    >>> str(InputError("{flag} must be at least 1, got 0", param="batch_size"))
+    '--batch-size must be at least 1, got 0'
     """
 
     def __init__(self, message: str, *, path: str | os.PathLike | None = None,
-                 hint: str | None = None) -> None:
+                 hint: str | None = None, param: str | None = None,
+                 flag: str | None = None) -> None:
         self.message = message
         self.path = None if path is None else os.fspath(path)
         self.hint = hint
-        super().__init__(self._format())
+        self.param = param
+        self.flag = flag or (None if param is None else "--" + param.replace("_", "-"))
+        super().__init__(self.render())
 
-    def _format(self) -> str:
-        text = self.message if self.path is None else f"{self.path}: {self.message}"
+    def render(self, flag: str | None = None) -> str:
+        """The one-line message, ``{flag}`` standing for ``flag`` (default: :attr:`flag`)."""
+        flag = flag or self.flag or ""
+        message = self.message.replace("{flag}", flag)
+        text = message if self.path is None else f"{self.path}: {message}"
         if self.hint:
-            text = f"{text}; {self.hint}"
+            text = f"{text}; {self.hint.replace('{flag}', flag)}"
         return " ".join(text.split())

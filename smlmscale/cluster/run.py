@@ -192,7 +192,7 @@ def prepare_run(locs: str | os.PathLike, output: str | os.PathLike, *,
             raise InputError("the table does not record its pixel size", path=locs,
                              hint="pass --pixel-size NM (the pixel of the ROI list)")
         from smlmscale.cluster.sequences import tile_sequences
-        from smlmscale.patches.rois import read_rois
+        from smlmscale.io.rois import read_rois
 
         rois = os.path.abspath(os.fspath(rois))
         sequences = tile_sequences(read_rois(rois), min_overlap_px=settings.min_overlap_px)

@@ -45,7 +45,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from smlmscale.errors import InputError
-from smlmscale.patches.rois import validate_rois
+from smlmscale.io.rois import validate_rois
 
 #: Columns of :func:`tile_sequences`' output, in order.
 SEQUENCE_COLUMNS = ("sequence", "roi", "section", "x", "y", "size",
@@ -65,7 +65,7 @@ def tile_sequences(rois: pd.DataFrame, *, min_overlap_px: int = 1) -> pd.DataFra
     ----------
     rois : pandas.DataFrame
         An ROI list (columns ``roi, section, x, y, size``, px; checked with
-        :func:`smlmscale.patches.rois.validate_rois`).
+        :func:`smlmscale.io.rois.validate_rois`).
     min_overlap_px : int, optional
         Least shared area, px (pixels, not a length), for tiles of consecutive
         sections to be linked. Tiles of the same section are linked whenever they

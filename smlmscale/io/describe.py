@@ -27,7 +27,7 @@ def describe_path(path: str | os.PathLike) -> dict[str, Any]:
     if os.path.isdir(path):
         from smlmscale.cluster.output import describe_clusters, is_cluster_dir
         from smlmscale.patches.patchset import describe_patchset, is_patchset
-        from smlmscale.train.modeldir import describe_model, is_model_dir
+        from smlmscale.io.modeldir import describe_model, is_model_dir
 
         if is_cluster_dir(path):
             return describe_clusters(path)

@@ -8,7 +8,7 @@
   :mod:`~smlmscale.patches.deepstorm_graph`, :mod:`~smlmscale.patches.fusion` /
   :mod:`~smlmscale.patches.fusion_graph`, :mod:`~smlmscale.patches.summed`,
   :mod:`~smlmscale.patches.counts` / :mod:`~smlmscale.patches.counts_graph` (with
-  :mod:`~smlmscale.patches.rois`).
+  :mod:`~smlmscale.io.rois`).
 - :mod:`~smlmscale.patches.run`: :func:`make_patches`, the orchestration;
   :mod:`~smlmscale.patches.writers`: parallel region writes or ordered appends.
 """

@@ -2,15 +2,15 @@
 
 The seed predicts, from a rendered and saturated STORM image (a "STORM-tiff"
 section of a serial-section stack), how many localizations each pixel held.
-Pairs are cut from ROI tiles (:mod:`smlmscale.patches.rois`); px are pixels of
+Pairs are cut from ROI tiles (:mod:`smlmscale.io.rois`); px are pixels of
 the stack, whose pixel size is ``pixel_size_nm``.
 
 1. **ROI tiles.** Tile ``k`` is ``stack[section_k, y_k : y_k + size, x_k : x_k +
    size]`` (axis 0 of the ``z,y,x`` store is the section; the stack may be a
    preprocessed float32 one). The list is optionally shuffled
-   (:func:`~smlmscale.patches.rois.shuffle_rois`, seeded by ``seed``), cut to its
+   (:func:`~smlmscale.io.rois.shuffle_rois`, seeded by ``seed``), cut to its
    first ``per_section`` ROIs per section
-   (:func:`~smlmscale.patches.rois.first_per_section`), and tiles that are zero
+   (:func:`~smlmscale.io.rois.first_per_section`), and tiles that are zero
    everywhere are dropped (``drop_empty``; the seed's ``get_list_empty_tiles``).
 2. **Target.** Localization counts per pixel (:func:`tile_counts`): the table rows
    with ``frame == section_k`` (canonical ``x_nm``, ``y_nm`` from the image corner)

@@ -34,7 +34,7 @@ import pandas as pd
 from smlmscale.errors import InputError
 from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes, settings_dict
 from smlmscale.patches.counts import CountsSettings, fit_moments, section_pairs, section_stats
-from smlmscale.patches.rois import (check_rois, drop_empty, first_per_section, shuffle_rois,
+from smlmscale.io.rois import (check_rois, drop_empty, first_per_section, shuffle_rois,
                                     validate_rois)
 
 _COLUMNS = ["frame", "x_nm", "y_nm"]
@@ -167,7 +167,7 @@ def build_counts(movie, table, *, rois: pd.DataFrame, pixel_size_nm: float,
     table : smlmscale.patches.frames.FrameTable
         Localizations with ``frame``, ``x_nm``, ``y_nm`` (``frame`` = section).
     rois : pandas.DataFrame
-        The ROI list (:func:`~smlmscale.patches.rois.read_rois`); checked here against
+        The ROI list (:func:`~smlmscale.io.rois.read_rois`); checked here against
         the stack's shape.
     pixel_size_nm : float
         Stack pixel, nm.

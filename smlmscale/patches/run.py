@@ -130,7 +130,7 @@ def _build(kind: str, movie, table, *, pixel: float, settings, chunk, runner, ro
         from smlmscale.patches.fusion_graph import build_fusion as build
     else:
         from smlmscale.patches.counts_graph import build_counts
-        from smlmscale.patches.rois import read_rois
+        from smlmscale.io.rois import read_rois
 
         return build_counts(movie, table, rois=read_rois(rois), pixel_size_nm=pixel,
                             settings=settings, chunk=chunk, runner=runner,

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from smlmscale.train.modeldir import MODEL_FILE, load_keras_model
+from smlmscale.io.modeldir import MODEL_FILE, load_keras_model
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, int], Predictor] = {}

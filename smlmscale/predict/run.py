@@ -102,7 +102,7 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
     from smlmscale.io.ome_zarr import create_image_store, open_image_store
     from smlmscale.io.tables import TableMeta
     from smlmscale.io.tables.writer import prepare_output
-    from smlmscale.train.modeldir import read_model_json
+    from smlmscale.io.modeldir import read_model_json
 
     started = time.perf_counter()
     settings = settings or PredictSettings()

@@ -170,15 +170,15 @@ def predict_sections(input: str | os.PathLike, model: str | os.PathLike,
     Raises
     ------
     InputError
-        See :func:`check_stack`, :func:`smlmscale.patches.rois.read_rois`; outputs that
+        See :func:`check_stack`, :func:`smlmscale.io.rois.read_rois`; outputs that
         exist; a resumed run with other settings; no pixel reaching ``min_count``.
     """
     from smlmscale.io.ome_zarr import open_image_store
     from smlmscale.io.outputs import partial_path
     from smlmscale.io.tables import TableMeta
     from smlmscale.io.tables.writer import prepare_output
-    from smlmscale.patches.rois import read_rois
-    from smlmscale.train.modeldir import read_model_json
+    from smlmscale.io.rois import read_rois
+    from smlmscale.io.modeldir import read_model_json
 
     started = time.perf_counter()
     settings = settings or StackSettings()

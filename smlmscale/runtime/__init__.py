@@ -1,7 +1,7 @@
 """Dask client and cluster lifecycle: embedded LocalCluster, existing scheduler, dask-jobqueue."""
 
 from smlmscale.runtime.client import (
-    ClusterSettings,
+    DaskSettings,
     dask_client,
     default_threads_per_worker,
     default_workers,
@@ -10,7 +10,7 @@ from smlmscale.runtime.client import (
 from smlmscale.runtime.gpu import gpu_count, require_gpu
 
 __all__ = [
-    "ClusterSettings",
+    "DaskSettings",
     "dask_client",
     "default_threads_per_worker",
     "default_workers",

@@ -1,7 +1,7 @@
 """Dask client and cluster lifecycle: embedded LocalCluster, existing scheduler, dask-jobqueue.
 
 :func:`dask_client` gives every stage a :class:`distributed.Client` and closes whatever it
-started, on success and on error alike; :class:`ClusterSettings` says where to run.
+started, on success and on error alike; :class:`DaskSettings` says where to run.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # distributed is imported on use: `smlmscale --help` stays qu
     import distributed
 
 __all__ = [
-    "ClusterSettings",
+    "DaskSettings",
     "dask_client",
     "default_threads_per_worker",
     "default_workers",
@@ -43,7 +43,7 @@ _LOCAL_ONLY = "apply to the local cluster only"
 
 
 @dataclass(frozen=True)
-class ClusterSettings:
+class DaskSettings:
     """Where Dask work runs; built by the CLI from the global options.
 
     Parameters
@@ -137,14 +137,14 @@ def default_workers(threads_per_worker: int, cpu_count: int | None = None) -> in
 
 
 @contextlib.contextmanager
-def dask_client(settings: ClusterSettings, *,
+def dask_client(settings: DaskSettings, *,
                 performance_report: Path | None = None) -> Iterator[distributed.Client]:
     """Start or connect to a Dask cluster and yield a client; close all of it on exit.
 
     Parameters
     ----------
-    settings : ClusterSettings
-        Where to run; see :class:`ClusterSettings`.
+    settings : DaskSettings
+        Where to run; see :class:`DaskSettings`.
     performance_report : pathlib.Path, optional
         Write a Dask performance report (HTML) there on exit, also when the body raises.
         Its folder must exist; an existing file is replaced.
@@ -174,7 +174,7 @@ def dask_client(settings: ClusterSettings, *,
 
     Examples
     --------
-    >>> with dask_client(ClusterSettings(workers=1)) as client:  # doctest: +SKIP
+    >>> with dask_client(DaskSettings(workers=1)) as client:  # doctest: +SKIP
     ...     client.submit(sum, [1, 2]).result()
     3
     """
@@ -194,7 +194,7 @@ def dask_client(settings: ClusterSettings, *,
         yield client
 
 
-def _local_client(settings: ClusterSettings, stack: contextlib.ExitStack) -> distributed.Client:
+def _local_client(settings: DaskSettings, stack: contextlib.ExitStack) -> distributed.Client:
     import distributed
 
     threads = settings.threads_per_worker or default_threads_per_worker()
@@ -235,7 +235,7 @@ def _worker_environ() -> dict:
     return environ
 
 
-def _existing_client(settings: ClusterSettings, stack: contextlib.ExitStack) -> distributed.Client:
+def _existing_client(settings: DaskSettings, stack: contextlib.ExitStack) -> distributed.Client:
     import distributed
 
     address = scheduler_address(settings.scheduler)
@@ -250,7 +250,7 @@ def _existing_client(settings: ClusterSettings, stack: contextlib.ExitStack) -> 
     return client
 
 
-def _jobqueue_client(settings: ClusterSettings, stack: contextlib.ExitStack) -> distributed.Client:
+def _jobqueue_client(settings: DaskSettings, stack: contextlib.ExitStack) -> distributed.Client:
     import distributed
 
     kind = check_jobqueue_kind(settings.jobqueue)
@@ -283,7 +283,7 @@ def _performance_report(path: Path) -> Iterator[None]:
             os.replace(partial, path)
 
 
-def _check_settings(settings: ClusterSettings) -> None:
+def _check_settings(settings: DaskSettings) -> None:
     for flag, value in (("--workers", settings.workers),
                         ("--threads-per-worker", settings.threads_per_worker)):
         if value is not None and value < 1:

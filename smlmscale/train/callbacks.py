@@ -22,7 +22,7 @@ import keras
 
 from smlmscale.train.history import (BEST_WEIGHTS, STATE_FILE, append_history,
                                      prune_checkpoints)
-from smlmscale.train.modeldir import write_json
+from smlmscale.io.modeldir import write_json
 
 KEEP_CHECKPOINTS = 2
 

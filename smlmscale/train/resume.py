@@ -17,7 +17,7 @@ from typing import Any
 from smlmscale.errors import InputError
 from smlmscale.patches.patchset import PatchSet
 from smlmscale.train.history import BEST_WEIGHTS, STATE_FILE, truncate_history
-from smlmscale.train.modeldir import CHECKPOINTS, HISTORY_FILE, is_model_dir, write_json
+from smlmscale.io.modeldir import CHECKPOINTS, HISTORY_FILE, is_model_dir, write_json
 from smlmscale.train.settings import TrainSettings
 
 RUN_FILE = "train.json"

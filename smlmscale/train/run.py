@@ -20,7 +20,7 @@ from smlmscale._version import __version__
 from smlmscale.errors import InputError
 from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
 from smlmscale.patches.patchset import open_patchset
-from smlmscale.train import modeldir as md
+from smlmscale.io import modeldir as md
 from smlmscale.train.augment import allowed_augmentation
 from smlmscale.train.history import prune_checkpoints
 from smlmscale.train.resume import (RUN_FILE, ResumeState, load_best_weights, patchset_identity,

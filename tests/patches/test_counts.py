@@ -17,7 +17,7 @@ from smlmscale.patches.counts import (CountsSettings, combine_moments, density_e
                                       fit_moments, section_counts, tile_counts, tile_moments)
 from smlmscale.patches.counts_graph import build_counts, select_rois
 from smlmscale.patches.frames import FrameTable
-from smlmscale.patches.rois import read_rois
+from smlmscale.io.rois import read_rois
 
 pytestmark = pytest.mark.timeout(120)
 

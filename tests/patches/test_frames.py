@@ -10,7 +10,7 @@ import pytest
 from smlmscale.errors import InputError
 from smlmscale.io.tables import TableMeta, write_table
 from smlmscale.patches.frames import FrameTable
-from tests.simulate.helpers import raise_if_dask_computes
+from tests.helpers import raise_if_dask_computes
 
 
 def _table(n=400, frames=50, seed=0, shuffled=False):

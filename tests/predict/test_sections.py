@@ -12,7 +12,7 @@ import pytest
 from smlmscale.errors import InputError
 from smlmscale.io.ome_zarr import open_image_store
 from smlmscale.io.tables import read_table
-from smlmscale.patches.rois import read_rois
+from smlmscale.io.rois import read_rois
 from smlmscale.predict.model_cache import cached_predictor
 from smlmscale.predict.run_sections import StackSettings, predict_sections, tile_settings
 from smlmscale.predict.sections import predict_tiles, read_tiles

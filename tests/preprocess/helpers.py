@@ -31,15 +31,3 @@ def make_store(path, data: np.ndarray, *, chunks=(5, 16, 16), axes: str = "tyx",
     return path
 
 
-def _has_gpu() -> bool:
-    import importlib.util
-
-    if importlib.util.find_spec("cupy") is None:
-        return False
-    from smlmscale.runtime import gpu_count
-
-    return gpu_count() > 0
-
-
-#: Skips a test unless CuPy and a CUDA GPU are there.
-requires_gpu = pytest.mark.skipif(not _has_gpu(), reason="needs CuPy and a CUDA GPU")

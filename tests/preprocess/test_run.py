@@ -14,8 +14,9 @@ from smlmscale.preprocess.base import Backend
 from smlmscale.preprocess.parse import parse_steps
 from smlmscale.preprocess.run import output_chunks, pipeline_graph, preprocess_store
 from tests.preprocess import reference
-from tests.preprocess.helpers import make_store, random_movie, requires_gpu
-from tests.simulate.helpers import raise_if_dask_computes
+from tests.helpers import requires_gpu
+from tests.preprocess.helpers import make_store, random_movie
+from tests.helpers import raise_if_dask_computes
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,7 +12,7 @@ from smlmscale.preprocess import sum as sum_step
 from smlmscale.preprocess.base import Backend
 from tests.preprocess import reference
 from tests.preprocess.helpers import SHAPE, random_movie
-from tests.simulate.helpers import raise_if_dask_computes
+from tests.helpers import raise_if_dask_computes
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,7 +14,7 @@ from smlmscale.preprocess import morphology, tophat
 from smlmscale.preprocess.base import Backend
 from smlmscale.preprocess.morphology import footprint_array, white_tophat
 from smlmscale.preprocess.tophat import STEP, TophatParams, build, halo_px, tophat_kernel
-from tests.simulate.helpers import raise_if_dask_computes
+from tests.helpers import raise_if_dask_computes, requires_gpu
 
 
 def reference(movie: np.ndarray, radius: int, footprint: str = "disk") -> np.ndarray:
@@ -234,18 +234,7 @@ def test_doctests():
         assert doctest.testmod(module).failed == 0
 
 
-def _gpu_available() -> bool:
-    try:
-        import cupy  # noqa: F401
-        import cupyx.scipy.ndimage  # noqa: F401
-    except ImportError:
-        return False
-    from smlmscale.runtime import gpu_count
-
-    return gpu_count() > 0
-
-
-@pytest.mark.skipif(not _gpu_available(), reason="needs CuPy and a GPU")
+@requires_gpu
 @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
 def test_gpu_equals_eager(movie, dtype):
     frames = movie.astype(dtype)

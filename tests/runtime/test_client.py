@@ -17,7 +17,7 @@ from distributed.system import MEMORY_LIMIT
 
 from smlmscale.errors import InputError
 from smlmscale.runtime import (
-    ClusterSettings,
+    DaskSettings,
     dask_client,
     default_threads_per_worker,
     default_workers,
@@ -50,7 +50,7 @@ def _add(a, b):
 # -- embedded LocalCluster --------------------------------------------------------------------
 
 def test_local_cluster_runs_on_two_worker_processes():
-    settings = ClusterSettings(workers=2, threads_per_worker=1)
+    settings = DaskSettings(workers=2, threads_per_worker=1)
     with dask_client(settings) as client:
         workers = client.scheduler_info()["workers"]
         assert len(workers) == 2
@@ -73,7 +73,7 @@ def test_local_cluster_runs_on_two_worker_processes():
 def test_local_cluster_closes_quickly_on_error_with_busy_worker():
     started = None
     with pytest.raises(RuntimeError, match="boom"):
-        with dask_client(ClusterSettings(workers=1, threads_per_worker=1)) as client:
+        with dask_client(DaskSettings(workers=1, threads_per_worker=1)) as client:
             future = client.submit(time.sleep, 60)
             while not any(client.processing().values()):  # the worker is busy sleeping
                 time.sleep(0.05)
@@ -91,18 +91,18 @@ def test_default_sizes(cpus, threads, workers):
 
 
 @pytest.mark.parametrize("settings", [
-    ClusterSettings(workers=0),
-    ClusterSettings(threads_per_worker=0),
-    ClusterSettings(memory_limit="lots"),
-    ClusterSettings(memory_limit="-1GB"),
-    ClusterSettings(dashboard_address="127.0.0.1:http"),
-    ClusterSettings(dashboard_address="127.0.0.1:99999"),
-    ClusterSettings(connect_timeout_s=0),
-    ClusterSettings(scheduler="tcp://127.0.0.1:8786", jobqueue="slurm"),
-    ClusterSettings(scheduler="tcp://127.0.0.1:8786", workers=2),
-    ClusterSettings(jobqueue="sge"),
-    ClusterSettings(jobqueue="slurm", memory_limit="4GiB"),
-    ClusterSettings(jobqueue="pbs", threads_per_worker=2),
+    DaskSettings(workers=0),
+    DaskSettings(threads_per_worker=0),
+    DaskSettings(memory_limit="lots"),
+    DaskSettings(memory_limit="-1GB"),
+    DaskSettings(dashboard_address="127.0.0.1:http"),
+    DaskSettings(dashboard_address="127.0.0.1:99999"),
+    DaskSettings(connect_timeout_s=0),
+    DaskSettings(scheduler="tcp://127.0.0.1:8786", jobqueue="slurm"),
+    DaskSettings(scheduler="tcp://127.0.0.1:8786", workers=2),
+    DaskSettings(jobqueue="sge"),
+    DaskSettings(jobqueue="slurm", memory_limit="4GiB"),
+    DaskSettings(jobqueue="pbs", threads_per_worker=2),
 ])
 def test_bad_settings_raise_input_error(settings):
     with pytest.raises(InputError):
@@ -113,7 +113,7 @@ def test_bad_settings_raise_input_error(settings):
 # -- existing scheduler -----------------------------------------------------------------------
 
 def test_connect_by_address(scheduler_address):
-    with dask_client(ClusterSettings(scheduler=scheduler_address)) as client:
+    with dask_client(DaskSettings(scheduler=scheduler_address)) as client:
         assert client.submit(_add, 2, 3).result() == 5
         assert client.scheduler.address == scheduler_address
     assert client.status == "closed"
@@ -122,7 +122,7 @@ def test_connect_by_address(scheduler_address):
 def test_connect_by_scheduler_file(scheduler_address, tmp_path):
     scheduler_file = tmp_path / "scheduler.json"
     scheduler_file.write_text(json.dumps({"type": "Scheduler", "address": scheduler_address}))
-    with dask_client(ClusterSettings(scheduler=str(scheduler_file))) as client:
+    with dask_client(DaskSettings(scheduler=str(scheduler_file))) as client:
         assert client.submit(_add, 3, 4).result() == 7
 
 
@@ -130,7 +130,7 @@ def test_blank_scheduler_means_local(monkeypatch):
     calls = []
     monkeypatch.setattr("smlmscale.runtime.client._local_client",
                         lambda settings, stack: calls.append(settings) or "local")
-    with dask_client(ClusterSettings(scheduler="  ")) as client:
+    with dask_client(DaskSettings(scheduler="  ")) as client:
         assert client == "local"
     assert calls[0].scheduler is None
 
@@ -139,7 +139,7 @@ def test_unreachable_address_raises_quickly(free_port):
     address = f"tcp://127.0.0.1:{free_port}"
     start = time.monotonic()
     with pytest.raises(InputError, match=f"no Dask scheduler answers at {address}") as info:
-        with dask_client(ClusterSettings(scheduler=address, connect_timeout_s=1.0)):
+        with dask_client(DaskSettings(scheduler=address, connect_timeout_s=1.0)):
             pass
     assert time.monotonic() - start < 5
     assert "omit --scheduler" in str(info.value)
@@ -150,7 +150,7 @@ def test_unreachable_address_raises_quickly(free_port):
 def test_unreachable_address_default_timeout_under_12_s(free_port):
     start = time.monotonic()
     with pytest.raises(InputError, match="no Dask scheduler answers"):
-        with dask_client(ClusterSettings(scheduler=f"tcp://127.0.0.1:{free_port}")):
+        with dask_client(DaskSettings(scheduler=f"tcp://127.0.0.1:{free_port}")):
             pass
     assert time.monotonic() - start < 12
 
@@ -166,7 +166,7 @@ def test_bad_scheduler_file(tmp_path, content, match):
     if content is not None:
         scheduler_file.write_text(content)
     with pytest.raises(InputError, match=match) as info:
-        with dask_client(ClusterSettings(scheduler=str(scheduler_file))):
+        with dask_client(DaskSettings(scheduler=str(scheduler_file))):
             pass
     assert str(info.value).startswith(str(scheduler_file))
 
@@ -174,7 +174,7 @@ def test_bad_scheduler_file(tmp_path, content, match):
 @pytest.mark.parametrize("address", ["foo://", "foo://host:1", "notanaddress", "tcp://"])
 def test_bad_address(address):
     with pytest.raises(InputError, match="neither a Dask scheduler address"):
-        with dask_client(ClusterSettings(scheduler=address)):
+        with dask_client(DaskSettings(scheduler=address)):
             pass
 
 
@@ -182,7 +182,7 @@ def test_bad_address(address):
 
 def test_performance_report_written(scheduler_address, tmp_path):
     report = tmp_path / "report.html"
-    with dask_client(ClusterSettings(scheduler=scheduler_address),
+    with dask_client(DaskSettings(scheduler=scheduler_address),
                      performance_report=report) as client:
         assert client.submit(_add, 1, 1).result() == 2
     assert report.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
@@ -191,7 +191,7 @@ def test_performance_report_written(scheduler_address, tmp_path):
 
 def test_performance_report_missing_folder(scheduler_address, tmp_path):
     with pytest.raises(InputError, match="folder for the performance report does not exist"):
-        with dask_client(ClusterSettings(scheduler=scheduler_address),
+        with dask_client(DaskSettings(scheduler=scheduler_address),
                          performance_report=tmp_path / "missing" / "report.html"):
             pass
 
@@ -259,7 +259,7 @@ def test_jobqueue_not_installed(monkeypatch):
 def test_jobqueue_without_sbatch(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(InputError, match="sbatch is not found"):
-        with dask_client(ClusterSettings(jobqueue="slurm")):
+        with dask_client(DaskSettings(jobqueue="slurm")):
             pass
 
 
@@ -289,7 +289,7 @@ def test_jobqueue_client_with_fake_slurm(jobqueue, monkeypatch, tmp_path):
     config = {"jobqueue.slurm.cores": 1, "jobqueue.slurm.memory": "1GB",
               "jobqueue.slurm.processes": 1, "jobqueue.slurm.python": sys.executable}
     with dask.config.set(config):
-        with dask_client(ClusterSettings(jobqueue="slurm", workers=1)) as client:
+        with dask_client(DaskSettings(jobqueue="slurm", workers=1)) as client:
             assert client.dashboard_link.startswith("http://127.0.0.1:")
             future = client.submit(os.getpid)  # queued until the job's worker arrives
             assert future.result(timeout=40) != os.getpid()
@@ -303,7 +303,7 @@ def test_local_workers_keep_the_dynamic_malloc_thresholds(monkeypatch):
     # Nannies started earlier in this process left it in os.environ; a CLI run starts fresh.
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
-    settings = ClusterSettings(workers=1, threads_per_worker=1)
+    settings = DaskSettings(workers=1, threads_per_worker=1)
     with dask_client(settings) as client:
         environ = client.run(lambda: dict(os.environ))
     (worker_environ,) = environ.values()

@@ -11,7 +11,8 @@ import pytest
 
 from smlmscale.simulate import (EmitterSettings, MovieSettings, PsfSettings, SpectralSettings,
                                 movie_array, render_frames, truth_frame, truth_rows)
-from tests.simulate.helpers import raise_if_dask_computes, small_settings
+from tests.helpers import raise_if_dask_computes
+from tests.simulate.helpers import small_settings
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,7 +10,7 @@ import pytest
 
 from smlmscale.errors import InputError
 from smlmscale.patches.patchset import create_patchset, open_patchset
-from smlmscale.train import modeldir as md
+from smlmscale.io import modeldir as md
 from smlmscale.train.run import train_model
 from smlmscale.train.settings import TrainSettings
 from smlmscale.train.stream import patch_stream, plan_stream

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from smlmscale.errors import InputError
-from smlmscale.patches.rois import (check_rois, drop_empty, first_per_section, read_rois,
+from smlmscale.io.rois import (check_rois, drop_empty, first_per_section, read_rois,
                                     shuffle_rois, validate_rois)
 
 

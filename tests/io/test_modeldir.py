@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from smlmscale.errors import InputError
-from smlmscale.train import modeldir as md
+from smlmscale.io import modeldir as md
 from smlmscale.train.curve import plot_history
 from smlmscale.train.history import append_history, prune_checkpoints, truncate_history
 
