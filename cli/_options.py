@@ -49,6 +49,13 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
     return root.obj if isinstance(root.obj, GlobalOptions) else GlobalOptions()
 
 
+def command_line() -> str:
+    """This invocation as a shell command (``smlmscale ...``), recorded as provenance."""
+    import shlex
+
+    return shlex.join(["smlmscale", *sys.argv[1:]])
+
+
 def say(ctx: typer.Context, line: str) -> None:
     """Print a status line to stderr unless ``--quiet``."""
     if not global_options(ctx).quiet:
