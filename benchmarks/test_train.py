@@ -56,19 +56,22 @@ import numpy as np
 import psutil
 import pytest
 
+from smlmscale.models.kinds import MODEL_KINDS
+from smlmscale.train.settings import DEFAULT_BUDGET
+
 pytestmark = pytest.mark.timeout(1800)
 
 MIB = 2**20
 SHAPE = (64, 64, 1)
 CHUNK = 256
 PAIR_BYTES = 2 * int(np.prod(SHAPE)) * 4  # float32 input + target: 32 KiB
-SCALE = 100.0  # deepstorm's target scale (settings.DEFAULT_TARGET_SCALE)
+SCALE = MODEL_KINDS["deepstorm"].target_scale  # 100: Deep-STORM's target scale
 
 TP_PATCHES = int(os.environ.get("SMLMSCALE_BENCH_TRAIN_PATCHES", 4096))
 TP_STEPS = int(os.environ.get("SMLMSCALE_BENCH_TRAIN_STEPS", 40))
 TP_ROUNDS = int(os.environ.get("SMLMSCALE_BENCH_TRAIN_ROUNDS", 3))
 TP_BATCH = 16
-TP_BUDGET = 1 << 30  # settings.DEFAULT_BUDGET
+TP_BUDGET = DEFAULT_BUDGET  # 1 GiB, train_model's default
 WARMUP_STEPS = 4
 
 MEM_BUDGET = int(os.environ.get("SMLMSCALE_BENCH_TRAIN_BUDGET_MIB", 256)) * MIB

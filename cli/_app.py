@@ -29,7 +29,8 @@ class SmlmscaleGroup(TyperGroup):
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except InputError as exc:
-            _report(ctx, f"error: {exc.render(_flag_for(ctx, exc.param))}")
+            flag = None if exc.path is not None else _flag_for(ctx, exc.param)
+            _report(ctx, f"error: {exc.render(flag)}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             _report(ctx, "interrupted")
@@ -41,7 +42,11 @@ class SmlmscaleGroup(TyperGroup):
 
 
 def _flag_for(ctx: typer.Context, param: str | None) -> str | None:
-    """The flag of the invoked command whose parameter is ``param`` (None: not an option)."""
+    """The flag of the invoked command whose parameter is ``param`` (None: not an option).
+
+    Errors that name a file (a ``--params`` YAML, a stored record) keep their own words:
+    the key there is not the option.
+    """
     if param is None or ctx.invoked_subcommand is None:
         return None
     command = ctx.command.get_command(ctx, ctx.invoked_subcommand)

@@ -75,12 +75,13 @@ def dask_cluster(ctx: typer.Context) -> Iterator[distributed.Client]:
 
 
 def settings_option(settings: type, name: str, *flags: str, panel: str | None = None,
-                    help: str | None = None, **kw):
+                    help: str | None = None, default_text: str | None = None, **kw):
     """A ``typer.Option`` for field ``name`` of a settings dataclass.
 
     Its help and shown default are generated from the field (:func:`option_help`), so they
     cannot drift from the code; the flag defaults to the field's (:func:`flag_of`). Name
     the command's parameter as the field, so that an error about the field names the flag.
+    ``help`` replaces the field's help and unit, ``default_text`` the default shown.
     """
     from rich.markup import escape
 
@@ -88,7 +89,8 @@ def settings_option(settings: type, name: str, *flags: str, panel: str | None = 
 
     flags = flags or (flag_of(settings, name),)
     extra = {"rich_help_panel": f"{panel} options"} if panel else {}
-    return typer.Option(*flags, help=escape(option_help(settings, name, help)),
+    text = option_help(settings, name, help, default_text=default_text)
+    return typer.Option(*flags, help=escape(text),
                         show_default=False, **extra, **kw)
 
 

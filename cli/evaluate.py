@@ -11,18 +11,13 @@ from typing import Annotated, Any, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import dask_cluster, say
-from smlmscale.evaluate import EMCCD_NOISE_FACTOR, EvaluateSettings, evaluate_tables
-from smlmscale.evaluate.plot import check_plot_path, plot_evaluation
-from smlmscale.io.tables import FORMATS, read_table, read_table_lazy
+from smlmscale.cli._options import dask_cluster, say, settings_option
+from smlmscale.evaluate import EMCCD_NOISE_FACTOR, EvaluateSettings
+from smlmscale.evaluate.plan import CLUSTER_ROWS, LAZY_BYTES, prepare_evaluate, run_evaluate
+from smlmscale.io.tables import FORMATS
 
+E = EvaluateSettings
 _NAMES = ", ".join(FORMATS)
-#: Above this many rows (both tables) the blocks are matched on the Dask cluster. The
-#: in-process kernels are fast (2e6 rows in 0.35 s, 2e7 in 5 s on 2 cores, where a 2-worker
-#: LocalCluster took 1.1 s and 6 s: benchmarks/RESULTS.md), so only very large tables go there.
-CLUSTER_ROWS = 5_000_000
-#: Above this many bytes (both files) the tables are read lazily, on the cluster.
-LAZY_BYTES = 256 * 2**20
 
 
 def _value(value: Any, unit: str = "", digits: int = 4) -> str:
@@ -74,28 +69,22 @@ def evaluate_command(
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", metavar="FILE.png", help="Write error histograms and precision/recall vs "
                                            "tolerance to this PNG.")] = None,
-    tolerance_lateral: Annotated[float, typer.Option(
-        "--tolerance-lateral", metavar="NM", help="Largest lateral distance of a match, nm.")
-    ] = 250.0,
-    tolerance_axial: Annotated[float, typer.Option(
-        "--tolerance-axial", metavar="NM", help="Largest axial distance of a match, nm "
-                                                "(when both tables have z).")] = 500.0,
-    matching: Annotated[str, typer.Option(
-        "--matching", help="greedy (SMLM Challenge 2016) or hungarian.")] = "greedy",
-    pixel_size: Annotated[Optional[float], typer.Option(
-        "--pixel-size", metavar="NM", help="Camera pixel size in nm, for tables in pixels and "
-                                           "the CRLB.")] = None,
+    tolerance_lateral: Annotated[Optional[float], settings_option(
+        E, "tolerance_lateral_nm", "--tolerance-lateral", metavar="NM")] = None,
+    tolerance_axial: Annotated[Optional[float], settings_option(
+        E, "tolerance_axial_nm", "--tolerance-axial", metavar="NM")] = None,
+    matching: Annotated[Optional[str], settings_option(E, "matching", "--matching")] = None,
+    pixel_size: Annotated[Optional[float], settings_option(
+        E, "pixel_size_nm", "--pixel-size", metavar="NM")] = None,
     from_format: Annotated[Optional[str], typer.Option(
         "--from", metavar="FORMAT", help=f"Format of LOCS ({_NAMES}); default: from the "
                                          "extension and the header.")] = None,
     truth_from: Annotated[Optional[str], typer.Option(
         "--truth-from", metavar="FORMAT", help="Format of the truth table.")] = None,
-    psf_sigma: Annotated[Optional[float], typer.Option(
-        "--psf-sigma", metavar="NM", help="PSF sigma for the CRLB when the truth has no "
-                                          "sigma_nm column, nm.")] = None,
-    background: Annotated[Optional[float], typer.Option(
-        "--background", metavar="PHOTONS", help="Background photons/pixel for the CRLB when "
-                                                "the truth has no background column.")] = None,
+    psf_sigma: Annotated[Optional[float], settings_option(
+        E, "psf_sigma_nm", "--psf-sigma", metavar="NM")] = None,
+    background: Annotated[Optional[float], settings_option(
+        E, "background_photons", "--background", metavar="PHOTONS")] = None,
     emccd: Annotated[bool, typer.Option(
         "--emccd", help="EMCCD camera: the CRLB variance doubles (excess noise).")] = False,
     overwrite: Annotated[bool, typer.Option(
@@ -107,27 +96,19 @@ def evaluate_command(
     smlmscale evaluate locs.hdf5 --truth truth.csv --json --plot eval.png
     """
     started = time.perf_counter()
-    settings = EvaluateSettings(
-        tolerance_lateral_nm=tolerance_lateral, tolerance_axial_nm=tolerance_axial,
-        matching=matching.strip().lower(), pixel_size_nm=pixel_size, psf_sigma_nm=psf_sigma,
-        background_photons=background, noise_factor=EMCCD_NOISE_FACTOR if emccd else 1.0,
-        keep_pairs=plot is not None)
-    if plot is not None:
-        check_plot_path(plot, overwrite=overwrite)  # fail before reading anything
-    sizes = sum(p.stat().st_size for p in (locs, truth) if p.is_file())
+    # the parameters keep their own names: errors name the settings field (a test pins it)
+    given = {"tolerance_lateral_nm": tolerance_lateral, "tolerance_axial_nm": tolerance_axial,
+             "matching": matching and matching.strip().lower(), "pixel_size_nm": pixel_size,
+             "psf_sigma_nm": psf_sigma, "background_photons": background}
+    settings = EvaluateSettings(**{k: v for k, v in given.items() if v is not None},
+                                noise_factor=EMCCD_NOISE_FACTOR if emccd else 1.0,
+                                keep_pairs=plot is not None)
+    plan = prepare_evaluate(locs, truth=truth, settings=settings, from_format=from_format,
+                            truth_from=truth_from, plot=plot, overwrite=overwrite,
+                            cluster_rows=CLUSTER_ROWS, lazy_bytes=LAZY_BYTES)
     with contextlib.ExitStack() as stack:
-        if sizes > LAZY_BYTES:
-            pred_table, _ = read_table_lazy(locs, format=from_format, pixel_size_nm=pixel_size)
-            truth_table, meta = read_table_lazy(truth, format=truth_from,
-                                                pixel_size_nm=pixel_size)
-            client = stack.enter_context(dask_cluster(ctx))
-        else:
-            pred_table, _ = read_table(locs, format=from_format, pixel_size_nm=pixel_size)
-            truth_table, meta = read_table(truth, format=truth_from, pixel_size_nm=pixel_size)
-            rows = len(pred_table) + len(truth_table)
-            client = stack.enter_context(dask_cluster(ctx)) if rows > CLUSTER_ROWS else None
-        result = evaluate_tables(pred_table, truth_table, settings=settings, client=client,
-                                 truth_meta=meta)
+        client = stack.enter_context(dask_cluster(ctx)) if plan.needs_cluster else None
+        result = run_evaluate(plan, client=client)
     for note in result.notes:
         say(ctx, f"note: {note}")
     metrics = result.to_dict()
@@ -137,7 +118,6 @@ def evaluate_command(
         for line in summary_lines(metrics, truth=truth, locs=locs):
             typer.echo(line)
     if plot is not None:
-        plot_evaluation(result, plot, overwrite=overwrite)
         say(ctx, f"wrote {plot}")
     say(ctx, f"evaluated {result.n_pred} predictions against {result.n_truth} truth "
              f"localizations in {time.perf_counter() - started:.1f} s")

@@ -1,46 +1,56 @@
 """``smlmscale patches``: training pairs from a movie and its localizations, as a patch set.
 
-Every generator option defaults to ``None`` here, meaning "the generator's default", so
-that an option given for another kind (``--bin-size`` with ``--kind deepstorm``) is
-refused with one line instead of being silently ignored.
+Every generator option is a field of a generator's settings (the records of
+:mod:`smlmscale.patches.generators`), named as the field, with its help and shown
+default generated from it; it defaults to ``None`` here, meaning "the generator's
+default", so that an option given for another kind (``--bin-size`` with ``--kind
+deepstorm``) is refused with one line instead of being silently ignored.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import shlex
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import dask_cluster, global_options, say
-from smlmscale.cli._options import panel_option as _opt
+from smlmscale.cli._options import (command_line, dask_cluster, given_settings, global_options,
+                                    panel_option, say, settings_option)
 from smlmscale.cli._progress import progress_bar
 from smlmscale.errors import InputError
+from smlmscale.patches.base import CHUNK_BYTES
+from smlmscale.patches.generators import GENERATORS, KINDS, field_kinds
+from smlmscale.settings import shown_default
 
-_RANDOM = "deepstorm and summed"
-_SUMMED = "summed"
-_FUSION = "fusion"
-_COUNTS = "counts"
+_FIELDS = field_kinds()
 
-#: CLI option (parameter name) -> settings field.
-FIELDS = {
-    "patch_size": "patch_size_px", "upsampling": "upsampling", "per_frame": "per_frame",
-    "min_emitters": "min_emitters", "target_sigma": "target_sigma_px", "weight": "weight",
-    "z_bins": "z_bins", "z_range": "z_range_nm", "normalize": "normalize", "bin_size": "bin_size",
-    "camera_offset": "camera_offset", "n_summed": "n_summed", "signal_min": "signal_min",
-    "eps": "eps_nm", "min_samples": "min_samples", "min_run": "min_run", "box": "box_px",
-    "shift": "shift_px", "spectral_offset": "spectral_offset_px",
-    "spectral_jitter": "spectral_jitter_px", "row_jitter": "row_jitter_px",
-    "spectral_width": "spectral_width_px", "scale": "scale",
-    "tophat_radius": "tophat_radius_px", "spectral_amplification": "spectral_amplification",
-    "min_peak": "min_peak", "estimate": "estimate", "degree": "degree", "nn_size": "nn_size",
-    "shuffle_rois": "shuffle", "per_section": "per_section", "keep_empty": "drop_empty",
-    "seed": "seed",
-}
+
+def _kinds_text(names: list[str], word: str = "and") -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
+def _panel(records) -> str | None:
+    """The help panel of an option that applies to ``records`` (none when to all)."""
+    names = [g.name for g in records]
+    return None if len(names) == len(GENERATORS) else _kinds_text(names)
+
+
+def _option(name: str, *flags: str, **kw):
+    """The option of settings field ``name``: help from the first generator that has it;
+    its default, and the other generators' where they differ (``[1; summed 2]``)."""
+    records = _FIELDS[name]
+    first = shown_default(records[0].settings, name)
+    others = [f"{g.name} {shown_default(g.settings, name)}" for g in records[1:]
+              if shown_default(g.settings, name) != first]
+    kw.setdefault("default_text", "; ".join([first, *others]) if others else None)
+    return settings_option(records[0].settings, name, *flags, panel=_panel(records), **kw)
+
+
+def _for_kinds(flags: str, help: str, which):
+    """An option that is no settings field, in the panel of the generators ``which`` picks."""
+    return panel_option(flags, help, _panel([g for g in GENERATORS.values() if which(g)]))
 
 
 def parse_range(text: str, option: str, kind=float) -> tuple:
@@ -56,29 +66,11 @@ def parse_range(text: str, option: str, kind=float) -> tuple:
     return lo, hi
 
 
-def build_settings(kind: str, given: dict[str, Any]):
-    """The settings of ``kind`` from the options given (``None`` = not given)."""
-    from smlmscale.patches.run import default_settings
-
-    cls = type(default_settings(kind))
-    names = {f.name for f in dataclasses.fields(cls)}
-    values = {}
-    for option, value in given.items():
-        if value is None:
-            continue
-        field = FIELDS[option]
-        if field not in names:
-            flag = "--" + option.replace("_", "-")
-            raise InputError(f"{flag} does not apply to --kind {kind}",
-                             hint=f"see smlmscale patches --help for the {kind} options")
-        if option == "z_range":
-            value = parse_range(value, "--z-range", float)
-        elif option == "spectral_jitter":
-            value = parse_range(value, "--spectral-jitter", int)
-        elif option == "keep_empty":
-            value = not value
-        values[field] = value
-    return cls(**values)
+def _low_high(kind):
+    """A typer callback reading ``LOW:HIGH`` as a pair of ``kind``."""
+    def parse(param: typer.CallbackParam, value: Optional[str]):
+        return None if value is None else parse_range(value, param.opts[0], kind)
+    return parse
 
 
 @app.command("patches")
@@ -90,122 +82,76 @@ def patches_command(
                                        "fitted); any format convert reads.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Patch-set Zarr to write.",
                                          show_default=False)],
-    kind: Annotated[str, typer.Option("--kind", help="deepstorm, fusion, summed or counts.")
+    kind: Annotated[str, typer.Option("--kind", help=_kinds_text(list(KINDS), "or") + ".")
                     ] = "deepstorm",
     validation: Annotated[float, typer.Option("--validation", help="Validation fraction.")
                           ] = 0.1,
-    seed: Annotated[Optional[int], typer.Option(
-        "--seed", help="Seeds positions, shifts, bins and the split [default: 0].",
-        show_default=False)] = None,
+    seed: Annotated[Optional[int], _option("seed")] = None,
     pixel_size: Annotated[Optional[float], typer.Option(
         "--pixel-size", help="Pixel size in nm (default: the store's).", show_default=False)
     ] = None,
     chunk_patches: Annotated[Optional[int], typer.Option(
-        "--chunk-patches", help="Patches per Zarr chunk (default: ~16 MiB of pairs).",
-        show_default=False)] = None,
+        "--chunk-patches", help=f"Patches per Zarr chunk (default: about "
+                                f"{CHUNK_BYTES / 2**20:g} MiB of pairs).", show_default=False)
+    ] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing output once the new one is complete.")] = False,
-    patch_size: Annotated[Optional[int], _opt("--patch-size", "Patch side, camera px "
-                                              "[26].", _RANDOM)] = None,
-    upsampling: Annotated[Optional[int], _opt("--upsampling", "Upsampling factor [8].",
-                                              _RANDOM)] = None,
-    per_frame: Annotated[Optional[int], _opt("--per-frame", "Candidate patches per frame [4].",
-                                             _RANDOM)] = None,
-    min_emitters: Annotated[Optional[int], _opt("--min-emitters", "Keep patches with at "
-                                                "least this many emitters [1; summed 2].",
-                                                _RANDOM)] = None,
-    target_sigma: Annotated[Optional[float], _opt("--target-sigma", "Gaussian sigma of the "
-                                                  "target, upsampled px [1].", _RANDOM)] = None,
-    weight: Annotated[Optional[str], _opt("--weight", "Spike weight: one or photons [one].",
-                                          _RANDOM)] = None,
-    z_bins: Annotated[Optional[int], _opt("--z-bins", "deepstorm 3D: target channels along z "
-                                          "[0: 2D].", _RANDOM)] = None,
-    z_range: Annotated[Optional[str], _opt("--z-range", "deepstorm 3D: LOW:HIGH nm "
-                                           "[-500:500].", _RANDOM)] = None,
-    normalize: Annotated[Optional[str], _opt("--normalize", "deepstorm: inputs projected to "
-                                             "[0, 1] per frame (as predict does) or per "
-                                             "patch [frame].", _RANDOM)] = None,
-    bin_size: Annotated[Optional[int], _opt("--bin-size", "Patches summed into one [10].",
-                                            _SUMMED)] = None,
-    camera_offset: Annotated[Optional[float], _opt("--camera-offset", "Camera offset, ADU; "
-                                                   "subtracted bin-size - 1 times [100].",
-                                                   _SUMMED)] = None,
-    n_summed: Annotated[Optional[int], _opt("--n-summed", "At most this many summed patches "
-                                            "[all].", _SUMMED)] = None,
-    export_tiff: Annotated[Optional[Path], _opt("--export-tiff", "Also write the summed "
-                                                "patches as DIR/summed.tif + DeepSTORM "
-                                                "DIR/summed.csv.", _SUMMED)] = None,
-    signal_min: Annotated[Optional[float], _opt("--signal-min", "Keep events with more "
-                                                "photons [5000].", _FUSION)] = None,
-    eps: Annotated[Optional[float], _opt("--eps", "DBSCAN eps, nm [half a pixel].", _FUSION)
-                   ] = None,
-    min_samples: Annotated[Optional[int], _opt("--min-samples", "DBSCAN min samples [3].",
-                                               _FUSION)] = None,
-    min_run: Annotated[Optional[int], _opt("--min-run", "Keep runs of consecutive frames "
-                                           "longer than this [8].", _FUSION)] = None,
-    box: Annotated[Optional[int], _opt("--box", "Localization box side, px [16].", _FUSION)
-                   ] = None,
-    shift: Annotated[Optional[int], _opt("--shift", "Random box shift, +- px [6].", _FUSION)
-                     ] = None,
-    spectral_offset: Annotated[Optional[int], _opt("--spectral-offset", "Spectral box "
-                                                   "distance, px (none: no spectral box).",
-                                                   _FUSION)] = None,
-    spectral_jitter: Annotated[Optional[str], _opt("--spectral-jitter", "LOW:HIGH px added "
-                                                   "to the offset [-10:20].", _FUSION)] = None,
-    row_jitter: Annotated[Optional[int], _opt("--row-jitter", "Spectral box row jitter, +- "
-                                              "px [1].", _FUSION)] = None,
-    spectral_width: Annotated[Optional[int], _opt("--spectral-width", "Spectral box width, "
-                                                  "px [48].", _FUSION)] = None,
-    scale: Annotated[Optional[float], _opt("--scale", "Divide pixels by this [2^bits for "
-                                           "integers, 1 for floats].", _FUSION)] = None,
-    tophat_radius: Annotated[Optional[int], _opt("--tophat-radius", "Top-hat disk radius, "
-                                                 "px [10].", _FUSION)] = None,
-    spectral_amplification: Annotated[Optional[float], _opt(
-        "--spectral-amplification", "Spectral part divided by this x its max [0.5].",
-        _FUSION)] = None,
-    min_peak: Annotated[Optional[float], _opt("--min-peak", "Drop events whose normalized "
-                                              "box peak is lower [0.09].", _FUSION)] = None,
-    rois: Annotated[Optional[Path], _opt("--rois", "ROI list CSV (roi, section, x, y, size).",
-                                         _COUNTS)] = None,
-    estimate: Annotated[Optional[bool], _opt(("--estimate/--no-estimate",), "Add the "
-                                             "intensity-to-density estimate channel [yes].",
-                                             _COUNTS)] = None,
-    degree: Annotated[Optional[int], _opt("--degree", "Degree of the estimate polynomial "
-                                          "[3].", _COUNTS)] = None,
-    nn_size: Annotated[Optional[int], _opt("--nn-size", "Neighbourhood averaging window, px "
-                                           "[3].", _COUNTS)] = None,
-    shuffle_rois: Annotated[Optional[bool], _opt("--shuffle-rois", "Shuffle the ROI list "
-                                                 "(seeded).", _COUNTS)] = None,
-    per_section: Annotated[Optional[int], _opt("--per-section", "Only the first N ROIs of "
-                                               "each section.", _COUNTS)] = None,
-    keep_empty: Annotated[Optional[bool], _opt("--keep-empty", "Keep tiles with no signal.",
-                                               _COUNTS)] = None,
+    patch_size_px: Annotated[Optional[int], _option("patch_size_px")] = None,
+    upsampling: Annotated[Optional[int], _option("upsampling")] = None,
+    per_frame: Annotated[Optional[int], _option("per_frame")] = None,
+    min_emitters: Annotated[Optional[int], _option("min_emitters")] = None,
+    target_sigma_px: Annotated[Optional[float], _option("target_sigma_px")] = None,
+    weight: Annotated[Optional[str], _option("weight")] = None,
+    z_bins: Annotated[Optional[int], _option("z_bins")] = None,
+    z_range_nm: Annotated[Optional[str], _option("z_range_nm", callback=_low_high(float))
+                          ] = None,
+    normalize: Annotated[Optional[str], _option("normalize")] = None,
+    bin_size: Annotated[Optional[int], _option("bin_size")] = None,
+    camera_offset: Annotated[Optional[float], _option("camera_offset")] = None,
+    n_summed: Annotated[Optional[int], _option("n_summed")] = None,
+    export_tiff: Annotated[Optional[Path], _for_kinds(
+        "--export-tiff", "Also write the summed patches as DIR/summed.tif + DeepSTORM "
+                         "DIR/summed.csv.", lambda g: g.export is not None)] = None,
+    signal_min: Annotated[Optional[float], _option("signal_min")] = None,
+    eps_nm: Annotated[Optional[float], _option("eps_nm")] = None,
+    min_samples: Annotated[Optional[int], _option("min_samples")] = None,
+    min_run: Annotated[Optional[int], _option("min_run")] = None,
+    box_px: Annotated[Optional[int], _option("box_px")] = None,
+    shift_px: Annotated[Optional[int], _option("shift_px")] = None,
+    spectral_offset_px: Annotated[Optional[int], _option("spectral_offset_px")] = None,
+    spectral_jitter_px: Annotated[Optional[str], _option(
+        "spectral_jitter_px", callback=_low_high(int))] = None,
+    row_jitter_px: Annotated[Optional[int], _option("row_jitter_px")] = None,
+    spectral_width_px: Annotated[Optional[int], _option("spectral_width_px")] = None,
+    scale: Annotated[Optional[float], _option("scale")] = None,
+    tophat_radius_px: Annotated[Optional[int], _option("tophat_radius_px")] = None,
+    spectral_amplification: Annotated[Optional[float], _option("spectral_amplification")
+                                      ] = None,
+    min_peak: Annotated[Optional[float], _option("min_peak")] = None,
+    rois: Annotated[Optional[Path], _for_kinds(
+        "--rois", "ROI list CSV (roi, section, x, y, size).", lambda g: g.rois)] = None,
+    estimate: Annotated[Optional[bool], _option("estimate", "--estimate/--no-estimate")
+                        ] = None,
+    degree: Annotated[Optional[int], _option("degree")] = None,
+    nn_size: Annotated[Optional[int], _option("nn_size")] = None,
+    shuffle: Annotated[Optional[bool], _option("shuffle")] = None,
+    per_section: Annotated[Optional[int], _option("per_section")] = None,
+    drop_empty: Annotated[Optional[bool], _option(
+        "drop_empty", " /--keep-empty", help="Keep tiles with no signal", default_text="no")
+    ] = None,
 ) -> None:
     """Cut training pairs (inputs, targets) into a patch-set Zarr chunked along patches."""
-    from smlmscale.io.ome_zarr import open_image_store
-    from smlmscale.io.outputs import check_output
-    from smlmscale.patches.run import check_kind, make_patches
+    from smlmscale.patches.run import prepare_patches, run_patches
 
-    check_kind(kind)  # everything checked before a cluster starts
-    given = {name: value for name, value in locals().items() if name in FIELDS}
-    settings = build_settings(kind, given)
-    if export_tiff is not None and kind != "summed":
-        raise InputError(f"--export-tiff does not apply to --kind {kind}")
-    if (rois is not None) != (kind == "counts"):
-        raise InputError("--kind counts needs an ROI list" if rois is None else
-                         f"--rois is used by --kind counts only, not {kind}",
-                         hint="pass --rois rois.csv" if rois is None else None)
-    open_image_store(input)
-    check_output(output, overwrite=overwrite)
-    if export_tiff is not None:
-        check_output(export_tiff, overwrite=overwrite)
-    command = shlex.join(["smlmscale", *sys.argv[1:]])
+    given = {}
+    for record in GENERATORS.values():
+        given.update(given_settings(ctx, record.settings))
+    plan = prepare_patches(input, output, locs=locs, kind=kind, settings=given, rois=rois,
+                           export_tiff=export_tiff, validation_fraction=validation,
+                           pixel_size_nm=pixel_size, chunk_patches=chunk_patches,
+                           overwrite=overwrite, command=command_line())
     with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "patches") as update:
-        result = make_patches(input, output, locs=locs, kind=kind, settings=settings,
-                              rois=rois, validation_fraction=validation, client=client,
-                              pixel_size_nm=pixel_size, chunk_patches=chunk_patches,
-                              overwrite=overwrite, command=command, progress=update,
-                              export_tiff=export_tiff)
+        result = run_patches(plan, client=client, progress=update)
     h, w, c = result.input_shape
     say(ctx, f"wrote {result.path}: {result.n_patches} {result.kind} patches of {h}x{w}x{c} "
              f"({result.n_train} train, {result.n_validation} validation) from "

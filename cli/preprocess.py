@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import dask_cluster, global_options, say
+from smlmscale.cli._options import command_line, dask_cluster, global_options, say
 from smlmscale.cli._progress import progress_bar
+from smlmscale.preprocess.registry import STEP_MODULES
 
 _STEPS_HELP = (
     "Steps in order, separated by ';': name, then optionally ':' and key=value pairs "
     "(a bare first value is the step's main parameter), e.g. \"offset:100; background:min; "
     "blur:sigma=1.0; tophat:radius=10; normalize:mode=global,subtract=0,divide=250\"; "
-    "or @FILE (YAML/JSON list of steps). Steps: offset, background, saturate, blur, tophat, "
-    "normalize, sum, crop.")
+    f"or @FILE (YAML/JSON list of steps). Steps: {', '.join(STEP_MODULES)}.")
 
 
 @app.command("preprocess")
@@ -38,22 +36,12 @@ def preprocess_command(
         "--overwrite", help="Replace an existing output once the new one is complete.")] = False,
 ) -> None:
     """Filter a movie with lazy Dask graphs (offset, background, blur, top-hat, ...)."""
-    from smlmscale.io.ome_zarr import open_image_store
-    from smlmscale.io.outputs import check_output
-    from smlmscale.preprocess.base import resolve_backend
-    from smlmscale.preprocess.parse import parse_steps
-    from smlmscale.preprocess.run import output_dtype, preprocess_store
+    from smlmscale.preprocess.run import prepare_preprocess, run_preprocess
 
-    parsed = parse_steps(steps)  # fail before starting a cluster
-    output_dtype(dtype)
-    open_image_store(input)
-    check_output(output, overwrite=overwrite)
-    backend = resolve_backend(device)
-    command = shlex.join(["smlmscale", *sys.argv[1:]])
+    plan = prepare_preprocess(input, output, steps=steps, device=device, dtype=dtype,
+                              overwrite=overwrite, command=command_line())
     with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "preprocess") as update:
-        result = preprocess_store(input, output, steps=parsed, client=client, device=backend,
-                                  dtype=dtype, overwrite=overwrite, command=command,
-                                  progress=update)
+        result = run_preprocess(plan, client=client, progress=update)
     t, h, w = result.shape
     unit = "frames" if result.axes[0] == "t" else "sections"
     say(ctx, f"wrote {result.path}: {t} {unit} of {h}x{w} {result.dtype} "

@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import dask_cluster, say
+from smlmscale.cli._options import dask_cluster, given_settings, say, settings_option
+from smlmscale.render.run import RenderSettings
+
+R = RenderSettings
 
 
 @app.command("render")
@@ -19,11 +22,10 @@ def render_command(
     output: Annotated[Path, typer.Option("--output", "-o", metavar="IMAGE",
                                          help="Image to write: .png or .tif.",
                                          show_default=False)],
-    pixel_size: Annotated[float, typer.Option(
-        "--pixel-size", metavar="NM", help="Render pixel size, nm.")] = 10.0,
-    mode: Annotated[str, typer.Option("--mode", help="histogram or gaussian.")] = "histogram",
-    sigma: Annotated[float, typer.Option(
-        "--sigma", metavar="NM", help="Gaussian width of --mode gaussian, nm.")] = 10.0,
+    pixel_size_nm: Annotated[Optional[float], settings_option(R, "pixel_size_nm",
+                                                              metavar="NM")] = None,
+    mode: Annotated[Optional[str], settings_option(R, "mode")] = None,
+    sigma_nm: Annotated[Optional[float], settings_option(R, "sigma_nm", metavar="NM")] = None,
     widefield: Annotated[Optional[Path], typer.Option(
         "--widefield", metavar="IN.zarr", help="Show the movie's summed frames beside the "
                                                "rendering (PNG).")] = None,
@@ -31,12 +33,11 @@ def render_command(
         "--overwrite", help="Replace an existing image.")] = False,
 ) -> None:
     """Render localizations as a histogram or Gaussian image, part by part on the cluster."""
-    from smlmscale.io.tables._atomic import check_outputs
-    from smlmscale.render.run import render_table
+    from smlmscale.render.run import prepare_render, run_render
 
-    check_outputs([output], overwrite=overwrite)  # fail before starting a cluster
+    plan = prepare_render(locs, output, settings=R(**given_settings(ctx, R)),
+                          widefield=widefield, overwrite=overwrite)
     with dask_cluster(ctx) as client:
-        result = render_table(locs, output, client=client, pixel_nm=pixel_size, mode=mode,
-                              sigma_nm=sigma, widefield=widefield, overwrite=overwrite)
+        result = run_render(plan, client=client)
     say(ctx, f"wrote {result.path}: {result.localizations} localizations, "
              f"{result.shape[1]} x {result.shape[0]} px of {result.pixel_nm:g} nm")

@@ -1,47 +1,127 @@
-"""``smlmscale simulate``: a synthetic SMLM movie (or section stack) with its ground truth."""
+"""``smlmscale simulate``: a synthetic SMLM movie (or section stack) with its ground truth.
+
+Parse, build the settings (the options laid over the ``--params`` YAML file), prepare,
+run on the cluster, report. The options that set one parameter are declared by the
+tables below: their type, help and shown default come from the settings field.
+"""
 
 from __future__ import annotations
 
-import shlex
-import sys
+import inspect
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional, Tuple
 
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import dask_cluster, global_options, say
+from smlmscale.cli._options import (command_line, dask_cluster, global_options, say,
+                                    settings_option)
 from smlmscale.cli._progress import progress_bar
 from smlmscale.errors import InputError
+from smlmscale.settings import shown_default
+from smlmscale.simulate.settings import MovieSettings, PhotonSettings, SectionSettings
 
 _MOVIE = "Movie"
 _CAMERA = "Background and camera"
 _OUTPUT = "Output"
 _SECTIONS = "Section stacks (--kind sections)"
 
-#: CLI option -> where it goes in the movie parameters (the YAML keys).
-_MOVIE_KEYS = {
-    "frames": "frames", "size": "size_px", "pixel_size": "pixel_size_nm", "seed": "seed",
-    "chunk_frames": "chunk_frames", "dtype": "dtype", "structure": "structure.kind",
-    "sites": "structure.n_sites", "filaments": "structure.n_filaments",
-    "clusters": "structure.n_clusters", "density": "emitters.density_per_um2",
-    "emitters_per_frame": "emitters.per_frame_range", "on_frames": "emitters.on_frames_mean",
-    "photon_threshold": "photons.threshold", "psf": "psf.model",
-    "sigma_range": "psf.sigma_nm_range", "z_range": "psf.z_range_nm",
-    "background": "background.photons_per_px",
-    "nonuniform_background": "background.nonuniform_photons", "qe": "camera.qe",
-    "em_gain": "camera.em_gain", "e_per_adu": "camera.e_per_adu",
-    "baseline": "camera.baseline_adu", "read_noise": "camera.read_noise_e",
-    "read_noise_max": "camera.read_noise_max_e", "spectral": "spectral.enabled",
-    "spectral_offset": "spectral.offset_px",
+_GAMMA_HELP = (f"Gamma photons per emitter [{shown_default(PhotonSettings, 'gamma_shape')} "
+               f"{shown_default(PhotonSettings, 'gamma_scale')}].")
+
+#: Movie options: parameter -> (flag, YAML key of the movie parameter, help panel).
+_MOVIE_OPTIONS = {
+    "frames": ("--frames", "frames", _MOVIE),
+    "structure": ("--structure", "structure.kind", _MOVIE),
+    "sites": ("--sites", "structure.n_sites", _MOVIE),
+    "filaments": ("--filaments", "structure.n_filaments", _MOVIE),
+    "density": ("--density", "emitters.density_per_um2", _MOVIE),
+    "emitters_per_frame": ("--emitters-per-frame", "emitters.per_frame_range", _MOVIE),
+    "on_frames": ("--on-frames", "emitters.on_frames_mean", _MOVIE),
+    "photon_threshold": ("--photon-threshold", "photons.threshold", _MOVIE),
+    "psf": ("--psf", "psf.model", _MOVIE),
+    "sigma_range": ("--sigma-range", "psf.sigma_nm_range", _MOVIE),
+    "z_range": ("--z-range", "psf.z_range_nm", _MOVIE),
+    "spectral": ("--spectral/--no-spectral", "spectral.enabled", _MOVIE),
+    "spectral_offset": ("--spectral-offset", "spectral.offset_px", _MOVIE),
+    "background": ("--background", "background.photons_per_px", _CAMERA),
+    "nonuniform_background": ("--nonuniform-background", "background.nonuniform_photons",
+                              _CAMERA),
+    "qe": ("--qe", "camera.qe", _CAMERA),
+    "em_gain": ("--em-gain", "camera.em_gain", _CAMERA),
+    "e_per_adu": ("--e-per-adu", "camera.e_per_adu", _CAMERA),
+    "baseline": ("--baseline", "camera.baseline_adu", _CAMERA),
+    "read_noise": ("--read-noise", "camera.read_noise_e", _CAMERA),
+    "read_noise_max": ("--read-noise-max", "camera.read_noise_max_e", _CAMERA),
+    "chunk_frames": ("--chunk-frames", "chunk_frames", _OUTPUT),
+    "dtype": ("--dtype", "dtype", _OUTPUT),
 }
-#: CLI option -> SectionSettings field.
-_SECTION_KEYS = {"sections": "n_sections", "section_thickness": "section_thickness_nm",
-                 "clusters": "n_clusters", "size": "size_px", "pixel_size": "pixel_size_nm",
-                 "seed": "seed"}
-_FLAG = {name: "--" + name.replace("_", "-") for name in [*_MOVIE_KEYS, *_SECTION_KEYS,
-                                                          "photons_gamma", "photons_uniform",
-                                                          "tiff", "tiff_frames"]}
+#: Options of both kinds: parameter -> (flag, movie YAML key, SectionSettings field).
+_SHARED_OPTIONS = {
+    "size": ("--size", "size_px", "size_px"),
+    "pixel_size": ("--pixel-size", "pixel_size_nm", "pixel_size_nm"),
+    "seed": ("--seed", "seed", "seed"),
+    "clusters": ("--clusters", "structure.n_clusters", "n_clusters"),
+}
+#: Section-stack options: parameter -> (flag, SectionSettings field).
+_SECTION_OPTIONS = {
+    "sections": ("--sections", "n_sections"),
+    "section_thickness": ("--section-thickness", "section_thickness_nm"),
+}
+
+
+def _movie_field(key: str) -> tuple[type, str]:
+    """``"psf.sigma_nm_range"`` -> ``(PsfSettings, "sigma_nm_range")``."""
+    cls, *parts, name = (MovieSettings, *key.split("."))
+    for part in parts:
+        cls = typing.get_type_hints(cls)[part]
+    return cls, name
+
+
+def _option_type(cls: type, name: str) -> tuple[Any, dict]:
+    """The typer type of field ``name`` (always optional: None is "not given") and its
+    metavar."""
+    hint = typing.get_type_hints(cls)[name]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        return Optional[Tuple[typing.get_args(hint)]], {"metavar": "MIN MAX"}
+    return Optional[hint], {}
+
+
+def _table_options() -> list[inspect.Parameter]:
+    """The options of the tables, as keyword parameters defaulting to None."""
+    options = []
+    for name, (flag, key, panel) in _MOVIE_OPTIONS.items():
+        cls, field = _movie_field(key)
+        kind, extra = _option_type(cls, field)
+        options.append((name, kind, settings_option(cls, field, flag, rich_help_panel=panel,
+                                                     **extra)))
+    for name, (flag, key, section_field) in _SHARED_OPTIONS.items():
+        cls, field = _movie_field(key)
+        both = (f"movie {shown_default(cls, field)}; "
+                f"sections {shown_default(SectionSettings, section_field)}")
+        kind, _ = _option_type(SectionSettings, section_field)
+        options.append((name, kind, settings_option(cls, field, flag, default_text=both)))
+    for name, (flag, field) in _SECTION_OPTIONS.items():
+        kind, _ = _option_type(SectionSettings, field)
+        options.append((name, kind, settings_option(SectionSettings, field, flag,
+                                                     rich_help_panel=_SECTIONS)))
+    return [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=Annotated[kind, option])
+            for name, kind, option in options]
+
+
+def _with_table_options(func):
+    """Declare the table options to typer: they join ``func``'s signature as keywords."""
+    signature = inspect.signature(func, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    func.__signature__ = signature.replace(parameters=[*fixed, *_table_options()])
+    func.__annotations__ = {p.name: p.annotation
+                            for p in func.__signature__.parameters.values()}
+    return func
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +142,10 @@ def movie_overrides(given: dict[str, Any]) -> dict[str, Any]:
         raise InputError("give --density or --emitters-per-frame, not both")
     if given.get("photons_gamma") is not None and given.get("photons_uniform") is not None:
         raise InputError("give --photons-gamma or --photons-uniform, not both")
-    flat = {_MOVIE_KEYS[k]: v for k, v in given.items() if k in _MOVIE_KEYS and v is not None}
+    keys = {**{k: v[1] for k, v in _MOVIE_OPTIONS.items()},
+            **{k: v[1] for k, v in _SHARED_OPTIONS.items()}}
+    flat = {keys[k]: list(v) if isinstance(v, tuple) else v
+            for k, v in given.items() if k in keys and v is not None}
     if given.get("photons_gamma") is not None:
         shape, scale = given["photons_gamma"]
         flat.update({"photons.distribution": "gamma", "photons.gamma_shape": shape,
@@ -70,106 +153,36 @@ def movie_overrides(given: dict[str, Any]) -> dict[str, Any]:
     if given.get("photons_uniform") is not None:
         flat.update({"photons.distribution": "uniform",
                      "photons.uniform_range": list(given["photons_uniform"])})
-    for key in ("psf.sigma_nm_range", "psf.z_range_nm", "emitters.per_frame_range"):
-        if key in flat:
-            flat[key] = list(flat[key])
     return _nest(flat)
 
 
+def _refuse(given: dict[str, Any], names, where: str) -> None:
+    flags = {**{k: v[0] for k, v in [*_MOVIE_OPTIONS.items(), *_SECTION_OPTIONS.items()]},
+             "photons_gamma": "--photons-gamma", "photons_uniform": "--photons-uniform",
+             "tiff": "--tiff", "tiff_frames": "--tiff-frames"}
+    stray = [flags[k] for k in given if k in names]
+    if stray:
+        raise InputError(f"{', '.join(stray)} applies to {where}")
+
+
 @app.command("simulate")
+@_with_table_options
 def simulate_command(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", help="OME-Zarr store to write.",
                                          show_default=False)],
-    kind: Annotated[str, typer.Option("--kind", help="movie (blinking emitters, camera) or "
-                                      "sections (serial-section STORM stack).")] = "movie",
+    data_kind: Annotated[str, typer.Option("--kind", help="movie (blinking emitters, camera) "
+                                           "or sections (serial-section STORM stack).")
+                         ] = "movie",
     params: Annotated[Optional[Path], typer.Option(
         "--params", help="YAML file of parameters (see smlmscale.simulate.params); "
                          "options given here override it.")] = None,
-    frames: Annotated[Optional[int], typer.Option(
-        "--frames", help="Frames (default 1000).", rich_help_panel=_MOVIE)] = None,
-    size: Annotated[Optional[int], typer.Option(
-        "--size", help="Frame edge, px (default movie 256; sections 1024).")] = None,
-    pixel_size: Annotated[Optional[float], typer.Option(
-        "--pixel-size", help="Pixel size, nm (default movie 100; sections 155).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (default 0).")] = None,
-    structure: Annotated[Optional[str], typer.Option(
-        "--structure", help="uniform, filaments or clusters (default uniform).",
-        rich_help_panel=_MOVIE)] = None,
-    sites: Annotated[Optional[int], typer.Option(
-        "--sites", help="Fluorophore sites (default 100 x active per frame, >= 1000).",
-        rich_help_panel=_MOVIE)] = None,
-    filaments: Annotated[Optional[int], typer.Option(
-        "--filaments", help="Filaments (default 1 per 3 um of field diagonal).",
-        rich_help_panel=_MOVIE)] = None,
-    clusters: Annotated[Optional[int], typer.Option(
-        "--clusters", help="Clusters (default movie: sites / 20; sections: 300).")] = None,
-    density: Annotated[Optional[float], typer.Option(
-        "--density", help="Active emitters per um^2 per frame (default 1.0).",
-        rich_help_panel=_MOVIE)] = None,
-    emitters_per_frame: Annotated[Optional[Tuple[int, int]], typer.Option(
-        "--emitters-per-frame", metavar="MIN MAX",
-        help="Independent frames with MIN..MAX emitters each (no blinking).",
-        rich_help_panel=_MOVIE)] = None,
-    on_frames: Annotated[Optional[float], typer.Option(
-        "--on-frames", help="Mean on-run length, frames (default 4).",
-        rich_help_panel=_MOVIE)] = None,
     photons_gamma: Annotated[Optional[Tuple[float, float]], typer.Option(
-        "--photons-gamma", metavar="SHAPE SCALE", help="Gamma photons per emitter (default 4 500).",
+        "--photons-gamma", metavar="SHAPE SCALE", help=_GAMMA_HELP,
         rich_help_panel=_MOVIE)] = None,
     photons_uniform: Annotated[Optional[Tuple[float, float]], typer.Option(
         "--photons-uniform", metavar="MIN MAX", help="Uniform photons per emitter instead.",
         rich_help_panel=_MOVIE)] = None,
-    photon_threshold: Annotated[Optional[float], typer.Option(
-        "--photon-threshold", help="Detection threshold, photons: dimmer emitters are "
-                                   "rendered but flagged detectable=0 (default 0).",
-        rich_help_panel=_MOVIE)] = None,
-    psf: Annotated[Optional[str], typer.Option(
-        "--psf", help="gaussian or astigmatic (default gaussian).", rich_help_panel=_MOVIE)] = None,
-    sigma_range: Annotated[Optional[Tuple[float, float]], typer.Option(
-        "--sigma-range", metavar="MIN MAX", help="In-focus PSF sigma per emitter, nm "
-                                                 "[120 150].", rich_help_panel=_MOVIE)] = None,
-    z_range: Annotated[Optional[Tuple[float, float]], typer.Option(
-        "--z-range", metavar="MIN MAX", help="Axial range, nm, with --psf astigmatic "
-                                             "[-600 600].", rich_help_panel=_MOVIE)] = None,
-    spectral: Annotated[Optional[bool], typer.Option(
-        "--spectral/--no-spectral", help="Add each emitter's dispersed spectrum (default off).",
-        rich_help_panel=_MOVIE)] = None,
-    spectral_offset: Annotated[Optional[float], typer.Option(
-        "--spectral-offset", help="Emitter to spectral box distance, px (default 230).",
-        rich_help_panel=_MOVIE)] = None,
-    background: Annotated[Optional[float], typer.Option(
-        "--background", help="Uniform background, photons/px (default 20).",
-        rich_help_panel=_CAMERA)] = None,
-    nonuniform_background: Annotated[Optional[float], typer.Option(
-        "--nonuniform-background", help="Peak of the super-Gaussian background, "
-                                        "photons/px (default 0).", rich_help_panel=_CAMERA)] = None,
-    qe: Annotated[Optional[float], typer.Option(
-        "--qe", help="Quantum efficiency (default 0.9).", rich_help_panel=_CAMERA)] = None,
-    em_gain: Annotated[Optional[float], typer.Option(
-        "--em-gain", help="EMCCD gain; 1 = no EM stage (default 1).",
-        rich_help_panel=_CAMERA)] = None,
-    e_per_adu: Annotated[Optional[float], typer.Option(
-        "--e-per-adu", help="Electrons per ADU (default 1).", rich_help_panel=_CAMERA)] = None,
-    baseline: Annotated[Optional[float], typer.Option(
-        "--baseline", help="Camera offset, ADU (default 100).", rich_help_panel=_CAMERA)] = None,
-    read_noise: Annotated[Optional[float], typer.Option(
-        "--read-noise", help="Read noise sigma, e- (default 1.5).",
-        rich_help_panel=_CAMERA)] = None,
-    read_noise_max: Annotated[Optional[float], typer.Option(
-        "--read-noise-max", help="Non-uniform read noise: sigma at the field's centre, e-.",
-        rich_help_panel=_CAMERA)] = None,
-    sections: Annotated[Optional[int], typer.Option(
-        "--sections", help="Sections (default 40).", rich_help_panel=_SECTIONS)] = None,
-    section_thickness: Annotated[Optional[float], typer.Option(
-        "--section-thickness", help="Section thickness, nm (default 70).",
-        rich_help_panel=_SECTIONS)] = None,
-    chunk_frames: Annotated[Optional[int], typer.Option(
-        "--chunk-frames", help="Frames per chunk and task (default about 16 MiB).",
-        rich_help_panel=_OUTPUT)] = None,
-    dtype: Annotated[Optional[str], typer.Option(
-        "--dtype", help="uint16, uint8, uint32 or float32 (default uint16).",
-        rich_help_panel=_OUTPUT)] = None,
     truth: Annotated[Optional[Path], typer.Option(
         "--truth", help="Ground-truth Parquet table (default <OUT stem>_truth.parquet).",
         rich_help_panel=_OUTPUT)] = None,
@@ -182,38 +195,36 @@ def simulate_command(
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace existing outputs once the new ones are complete.",
         rich_help_panel=_OUTPUT)] = False,
+    **options: Any,
 ) -> None:
     """Simulate a blinking-emitter SMLM movie (or a section stack) with its ground truth."""
-    given = {k: v for k, v in locals().items()
-             if k in _FLAG and v is not None and not (k == "tiff" and v is False)}
-    command = shlex.join(["smlmscale", *sys.argv[1:]])
-    if kind == "sections":
-        _sections(ctx, output, params, given, truth, overwrite, command)
-    elif kind == "movie":
-        _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite, command)
+    given = {k: v for k, v in options.items() if v is not None}
+    movie_only = {"photons_gamma": photons_gamma, "photons_uniform": photons_uniform,
+                  "tiff": tiff or None, "tiff_frames": tiff_frames}
+    given.update({k: v for k, v in movie_only.items() if v is not None})
+    if data_kind == "sections":
+        _sections(ctx, output, params, given, truth, overwrite)
+    elif data_kind == "movie":
+        _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite)
     else:
-        raise InputError(f"unknown --kind {kind!r}", hint="use movie or sections")
+        raise InputError(f"unknown --kind {data_kind!r}", hint="use movie or sections")
 
 
-def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite, command) -> None:
-    from smlmscale.simulate import (check_simulation_outputs, load_settings, settings_from_dict,
-                                    simulate_movie)
+def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite) -> None:
+    from smlmscale.simulate.params import load_settings
+    from smlmscale.simulate.run import prepare_simulate, run_simulate
 
-    stray = [_FLAG[k] for k in given if k in ("sections", "section_thickness")]
-    if stray:
-        raise InputError(f"{', '.join(stray)} applies to --kind sections only")
-    if tiff_frames is not None and tiff_frames < 1:
-        raise InputError(f"--tiff-frames must be at least 1, got {tiff_frames}")
+    _refuse(given, _SECTION_OPTIONS, "--kind sections only")
     overrides = movie_overrides(given)
     settings = (load_settings(params, overrides) if params is not None
-                else settings_from_dict(overrides))
+                else MovieSettings.from_mapping(overrides))
     if given.get("z_range") is not None and not settings.psf.is_3d:
         raise InputError("--z-range needs --psf astigmatic")
-    check_simulation_outputs(output, truth_path=truth, tiff=tiff, overwrite=overwrite)
+    plan = prepare_simulate(output, settings=settings, truth_path=truth, tiff=tiff,
+                            tiff_frames_per_file=tiff_frames, overwrite=overwrite,
+                            command=command_line())
     with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "simulate") as update:
-        result = simulate_movie(output, settings=settings, client=client, truth_path=truth,
-                                tiff=tiff, tiff_frames_per_file=tiff_frames,
-                                overwrite=overwrite, command=command, progress=update)
+        result = run_simulate(plan, client=client, progress=update)
     t, h, w = result.shape
     extra = f", {len(result.tiff_paths)} TIFF file(s)" if result.tiff_paths else ""
     say(ctx, f"wrote {result.path}: {t} frames of {h}x{w} {result.dtype} "
@@ -223,27 +234,21 @@ def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite, comm
              f"({result.frames_per_s:.0f} frames/s)")
 
 
-def _sections(ctx, output, params, given, truth, overwrite, command) -> None:
-    import dataclasses
+def _sections(ctx, output, params, given, truth, overwrite) -> None:
+    from smlmscale.simulate.params import load_settings
+    from smlmscale.simulate.sections import prepare_sections, run_sections
 
-    from smlmscale.ingest import check_output
-    from smlmscale.simulate.params import load_params
-    from smlmscale.simulate.sections import SectionSettings, simulate_sections
-
-    stray = [_FLAG[k] for k in given if k not in _SECTION_KEYS]
-    if stray:
-        raise InputError(f"{', '.join(stray)} applies to movies only (--kind movie)")
-    kwargs = dict(load_params(params)) if params is not None else {}
-    names = {f.name for f in dataclasses.fields(SectionSettings)}
-    unknown = sorted(str(k) for k in kwargs if k not in names)
-    if unknown:
-        raise InputError(f"unknown section parameter(s): {', '.join(unknown)}", path=params)
-    kwargs.update({_SECTION_KEYS[k]: v for k, v in given.items()})
-    settings = SectionSettings(**kwargs)
-    check_output(output, overwrite=overwrite, resume=True)
+    _refuse(given, set(given) - {*_SHARED_OPTIONS, *_SECTION_OPTIONS},
+            "movies only (--kind movie)")
+    fields = {**{k: v[2] for k, v in _SHARED_OPTIONS.items()},
+              **{k: v[1] for k, v in _SECTION_OPTIONS.items()}}
+    overrides = {fields[k]: v for k, v in given.items()}
+    settings = (load_settings(params, overrides, settings_class=SectionSettings)
+                if params is not None else SectionSettings.from_mapping(overrides))
+    plan = prepare_sections(output, settings=settings, truth_path=truth, overwrite=overwrite,
+                            command=command_line())
     with dask_cluster(ctx) as client:
-        result = simulate_sections(output, settings=settings, client=client, truth_path=truth,
-                                   overwrite=overwrite, command=command)
+        result = run_sections(plan, client=client)
     say(ctx, f"wrote {result['path']}: {result['n_sections']} sections of "
              f"{settings.size_px}x{settings.size_px} px, {result['n_clusters']} clusters, "
              f"{result['n_localizations']} localizations in {result['truth_path']}, "

@@ -47,7 +47,7 @@ def setting(default: Any = _MISSING, *, default_factory: Any = _MISSING, help: s
             unit: str | None = None, min: float | None = None, max: float | None = None,
             min_open: bool = False, max_open: bool = False,
             choices: tuple | None = None, ordered: bool = False, flag: str | None = None,
-            default_text: str | None = None) -> Any:
+            default_text: str | None = None, message: str | None = None) -> Any:
     """A settings field with its checks and help in ``metadata``.
 
     Parameters
@@ -70,10 +70,13 @@ def setting(default: Any = _MISSING, *, default_factory: Any = _MISSING, help: s
         The command-line flag, when not :func:`flag_of`'s default.
     default_text : str, optional
         How the help shows the default (``"the store's"``) instead of its value.
+    message : str, optional
+        The error when the value is outside the limits or not one of the choices, instead
+        of the generated one; ``{flag}`` and ``{value}`` (its repr) are filled in.
     """
     metadata = {"help": help, "unit": unit, "min": min, "max": max, "min_open": min_open,
                 "max_open": max_open, "choices": choices, "ordered": ordered, "flag": flag,
-                "default_text": default_text}
+                "default_text": default_text, "message": message}
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata={"smlmscale": metadata})
 
@@ -100,6 +103,8 @@ def flag_of(cls_or_obj: Any, name: str) -> str:
     prefix = getattr(cls_or_obj, "settings_prefix", "")
     if prefix is not None and prefix != "":
         return f"{prefix}{name}"
+    if getattr(cls_or_obj, "settings_keys", False):
+        return name
     stem = name
     for suffix in _UNIT_SUFFIXES:
         if stem.endswith(suffix) and stem != suffix:
@@ -156,7 +161,11 @@ def _number(obj: Any, name: str, value: Any, kind: type, meta: dict) -> Any:
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        _fail(obj, name, f"{{flag}} must be {_limits_text(kind, meta)}, got {value!r}")
+        limit = _limits_text(kind, meta)
+        if getattr(obj, "settings_crossed_limit", False):
+            limit = (f"{'greater than' if low_open else 'at least'} {low:g}" if too_low
+                     else f"{'less than' if high_open else 'at most'} {high:g}")
+        _fail(obj, name, _own_message(meta, value) or f"{{flag}} must be {limit}, got {value!r}")
     return value
 
 
@@ -202,9 +211,15 @@ def _value(obj: Any, name: str, value: Any, hint: Any, meta: dict) -> Any:
             _fail(obj, name, f"{{flag}} must be text, got {value!r}")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        _fail(obj, name, f"{{flag}} must be one of {', '.join(map(str, choices))}, "
-                         f"got {value!r}")
+        _fail(obj, name, _own_message(meta, value)
+              or f"{{flag}} must be one of {', '.join(map(str, choices))}, got {value!r}")
     return value
+
+
+def _own_message(meta: dict, value: Any) -> str | None:
+    """The field's own ``message`` for a value outside its limits or choices, if any."""
+    text = meta.get("message")
+    return None if text is None else text.replace("{value}", repr(value))
 
 
 def _tuple(obj: Any, name: str, value: Any, hint: Any, meta: dict) -> tuple:
@@ -252,6 +267,11 @@ class Settings:
 
     #: Errors name a field ``prefix + name`` (a YAML key such as ``"psf."``) when set.
     settings_prefix: ClassVar[str] = ""
+    #: Errors name a field by its bare name (its YAML key) when set and there is no prefix.
+    settings_keys: ClassVar[bool] = False
+    #: Limit errors name the limit crossed ("at least 1", "greater than 0", "at most 256")
+    #: instead of the allowed interval, when set.
+    settings_crossed_limit: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         check(self)
@@ -368,8 +388,22 @@ def _default_text(value: Any) -> str:
     return str(value)
 
 
-def option_help(cls: type, name: str, text: str | None = None) -> str:
+def shown_default(cls: type, name: str) -> str:
+    """How help shows the default of field ``name``: its ``default_text``, or its value
+    (``"none"``, ``"yes"``/``"no"``, ``LOW:HIGH`` for pairs)."""
+    shown = _meta(_fields(cls)[name]).get("default_text")
+    if shown is None:
+        value = default_of(cls, name)
+        shown = "none" if value is None else _default_text(value)
+    return shown
+
+
+def option_help(cls: type, name: str, text: str | None = None, *,
+                default_text: str | None = None) -> str:
     """An option's help from the field: its help, unit and ``[default]``.
+
+    ``text`` replaces the help and unit; ``default_text`` what is shown as the default
+    (default: :func:`shown_default`).
 
     >>> from dataclasses import dataclass
     >>> @dataclass(frozen=True)
@@ -382,10 +416,7 @@ def option_help(cls: type, name: str, text: str | None = None) -> str:
     words = text if text is not None else meta.get("help", "")
     if meta.get("unit") and text is None:
         words = f"{words}, {meta['unit']}"
-    shown = meta.get("default_text")
-    if shown is None:
-        value = default_of(cls, name)
-        shown = "none" if value is None else _default_text(value)
+    shown = default_text if default_text is not None else shown_default(cls, name)
     return f"{words} [{shown}]."
 
 
@@ -395,4 +426,4 @@ def field_names(cls: type) -> tuple[str, ...]:
 
 
 __all__ = ["Settings", "check", "default_of", "field_names", "flag_of", "option_help",
-           "setting", "unknown_keys"]
+           "setting", "shown_default", "unknown_keys"]

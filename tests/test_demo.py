@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from smlmscale.cli import app
-from smlmscale.demo import DemoSettings, jitter_table, run_demo
-from smlmscale.demo_sections import SectionDemoSettings
+from smlmscale.cli.demo import run_demo
+from smlmscale.cli.demo_figures import jitter_table
+from smlmscale.cli.demo_steps import DemoSettings, SectionDemoSettings
 from smlmscale.errors import InputError
 from smlmscale.io.ome_zarr import open_image_store
 from smlmscale.patches.patchset import open_patchset

@@ -19,15 +19,17 @@ from smlmscale.errors import InputError
 def check_eps(eps_nm: float, eps_z_nm: float | None = None, min_samples: int = 1) -> None:
     """Raise :class:`InputError` unless ``eps_nm > 0``, ``eps_z_nm > 0`` (when given)
     and ``min_samples >= 1``."""
-    for name, value in (("--eps", eps_nm), ("--eps-z", eps_z_nm)):
-        if value is None and name == "--eps-z":
+    for param, flag, value in (("eps_nm", "--eps", eps_nm), ("eps_z_nm", "--eps-z", eps_z_nm)):
+        if value is None and param == "eps_z_nm":
             continue
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise InputError(f"{name} must be a distance > 0 nm, got {value!r}",
-                             hint="the seed clusters synapses with --eps 80")
+            raise InputError(f"{{flag}} must be a distance > 0 nm, got {value!r}",
+                             hint="the seed clusters synapses with --eps 80", param=param,
+                             flag=flag)
     if isinstance(min_samples, bool) or not isinstance(min_samples, (int, np.integer)) \
             or min_samples < 1:
-        raise InputError(f"--min-samples must be an integer >= 1, got {min_samples!r}")
+        raise InputError(f"{{flag}} must be an integer >= 1, got {min_samples!r}",
+                         param="min_samples", flag="--min-samples")
 
 
 def z_factor(eps_nm: float, eps_z_nm: float | None) -> float:

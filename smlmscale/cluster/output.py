@@ -1,6 +1,7 @@
 """The ``clusters/`` folder that ``smlmscale cluster`` writes, and its summary for ``info``.
 
-Files (built in ``clusters.partial`` and renamed when complete):
+Files (built in ``clusters.partial`` by :func:`~smlmscale.io.outputs.staged_output` and
+renamed when complete):
 
 =============================  ==============================================================
 ``localizations.parquet``      the input rows in input order with ``cluster`` (int64, -1
@@ -23,9 +24,7 @@ Files (built in ``clusters.partial`` and renamed when complete):
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import pandas as pd
 
 from smlmscale.cluster.properties import property_summary
 from smlmscale.errors import InputError
-from smlmscale.io.outputs import partial_path
+from smlmscale.io.outputs import read_output_record, write_json
 
 KIND = "clusters"
 RECORD = "cluster.json"
@@ -44,42 +43,6 @@ RANDOMIZED = "randomized_properties.parquet"
 SUMMARY = "summary.csv"
 HISTOGRAMS = "histograms.png"
 SEQUENCES = "sequences.csv"
-
-
-def check_output_folder(output: str | os.PathLike, *, overwrite: bool) -> None:
-    """Refuse an output folder that exists (without ``overwrite``) or cannot be made.
-
-    Cheap and local: nothing is created or removed.
-
-    Raises
-    ------
-    InputError
-        ``output`` exists and ``overwrite`` is false; it is a file; ``OUT.partial`` of an
-        interrupted run exists without ``overwrite``; the parent folder does not exist.
-    """
-    final, partial = os.path.abspath(os.fspath(output)), partial_path(output)
-    if os.path.isfile(final):
-        raise InputError("the output is a file; smlmscale cluster writes a folder", path=final,
-                         hint="choose another -o, e.g. clusters/")
-    if os.path.exists(final) and not overwrite:
-        raise InputError("output exists", path=final,
-                         hint="pass --overwrite to replace it, or choose another -o")
-    if os.path.exists(partial) and not overwrite:
-        raise InputError("an interrupted run left this", path=partial,
-                         hint="pass --overwrite to start again")
-    if not os.path.isdir(os.path.dirname(final)):
-        raise InputError("the output's folder does not exist", path=os.path.dirname(final),
-                         hint="create it first")
-
-
-def start_partial(output: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Create an empty ``OUT.partial`` (after :func:`check_output_folder`)."""
-    check_output_folder(output, overwrite=overwrite)
-    partial = Path(partial_path(output))
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir()
-    return partial
 
 
 def summary_table(properties: pd.DataFrame, randomized: pd.DataFrame | None) -> pd.DataFrame:
@@ -115,14 +78,7 @@ def write_small_files(partial: Path, *, properties: pd.DataFrame,
 def write_record(partial: Path, record: dict[str, Any]) -> None:
     """``cluster.json``, listing the files of ``partial``."""
     files = sorted(p.name for p in partial.iterdir() if p.is_file()) + [RECORD]
-    text = json.dumps({**record, "files": sorted(files)}, indent=2, default=_json)
-    (partial / RECORD).write_text(text + "\n", encoding="utf-8")
-
-
-def _json(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
+    write_json(partial / RECORD, {**record, "files": sorted(files)})
 
 
 def read_record(path: str | os.PathLike) -> dict[str, Any]:
@@ -133,17 +89,8 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     InputError
         No such folder, no ``cluster.json``, unreadable JSON, or another kind.
     """
-    folder = Path(os.fspath(path))
-    try:
-        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"not a clusters folder: it has no {RECORD}", path=str(folder),
-                         hint="give a folder written by smlmscale cluster") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"unreadable {RECORD} ({exc})", path=str(folder)) from None
-    if not isinstance(record, dict) or record.get("kind") != KIND:
-        raise InputError(f"{RECORD} is not of kind {KIND!r}", path=str(folder))
-    return record
+    return read_output_record(path, RECORD, kind=KIND, what="clusters folder",
+                              writer="smlmscale cluster")
 
 
 def is_cluster_dir(path: str | os.PathLike) -> bool:
@@ -190,6 +137,5 @@ def describe_clusters(path: str | os.PathLike) -> dict[str, Any]:
 
 
 __all__ = ["HISTOGRAMS", "KIND", "LOCALIZATIONS", "PROPERTIES", "PROPERTIES_CSV", "RANDOMIZED",
-           "RECORD", "SEQUENCES", "SUMMARY", "check_output_folder", "describe_clusters",
-           "is_cluster_dir", "read_record", "start_partial", "summary_table",
-           "write_record", "write_small_files"]
+           "RECORD", "SEQUENCES", "SUMMARY", "describe_clusters", "is_cluster_dir",
+           "read_record", "summary_table", "write_record", "write_small_files"]

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.io.tables._atomic import atomic_outputs, check_outputs
+from smlmscale.io.outputs import check_output, staged_output
 
 DEFAULT_COLUMNS = ("n_localizations", "radius_of_gyration_nm", "extent_x_nm", "extent_y_nm",
                    "extent_z_nm", "hull_volume_nm3", "hull_area_nm2", "projected_area_nm2",
@@ -99,7 +99,7 @@ def plot_property_histograms(real: pd.DataFrame, randomized: pd.DataFrame | None
     path = Path(os.fspath(path))
     if path.suffix.lower() != ".png":
         raise InputError("the plot must be a .png file", path=path)
-    check_outputs([path], overwrite=overwrite)
+    check_output(path, overwrite=overwrite, kind="file")
     columns = list(columns)
     if not columns:
         raise InputError("no properties to plot", hint="pass at least one column")
@@ -142,8 +142,8 @@ def plot_property_histograms(real: pd.DataFrame, randomized: pd.DataFrame | None
                     label=f"randomized ({repeats} repeats)")
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))  # no crowded ticks
         ax.legend(loc="best", fontsize="x-small")
-    with atomic_outputs(path) as (temp,):
-        fig.savefig(temp, format="png", dpi=dpi)
+    with staged_output(path, overwrite=overwrite, kind="file") as staged:
+        fig.savefig(staged.path, format="png", dpi=dpi)
 
 
 __all__ = ["AXIS_LABELS", "DEFAULT_COLUMNS", "plot_property_histograms"]

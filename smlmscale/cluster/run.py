@@ -11,6 +11,10 @@ Two modes:
 Both then compute cluster properties and, with ``randomize``, the randomized control,
 per task, and write the folder described in :mod:`.output`.
 
+:func:`prepare_cluster` makes every cheap check (options, the table's header, the ROI
+list, the output) before a cluster starts and returns a :class:`ClusterPlan`;
+:func:`run_cluster` runs it on a client. :func:`cluster_table` does both.
+
 The section thickness
 ---------------------
 Only the hulls use it (each point fills its section slab: properties, randomization).
@@ -24,81 +28,16 @@ records the value and where it came from.
 
 from __future__ import annotations
 
-import math
 import os
-import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from smlmscale.cluster.coords import check_eps
+from smlmscale.cluster.settings import MODES, ClusterSettings
 from smlmscale.errors import InputError
-from smlmscale.validate import integer
-
-MODES = ("sequences", "global")
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """How ``smlmscale cluster`` clusters (built by the CLI).
-
-    Attributes
-    ----------
-    mode : {"sequences", "global"}
-        DBSCAN per tile sequence (needs an ROI list), or exact DBSCAN of the whole table.
-    eps_nm : float
-        Lateral neighbourhood radius, nm.
-    min_samples : int
-        Points (itself included) within the neighbourhood of a core point.
-    eps_z_nm : float or None
-        Axial neighbourhood radius, nm (None: ``eps_nm``).
-    randomize : int
-        Randomized copies of every cluster for the control (0: none).
-    seed : int
-        Seed of the randomization (per cluster and repeat, see :mod:`.randomize`).
-    section_thickness_nm : float or None
-        Section thickness for the hulls, nm (None: see the module notes).
-    pixel_size_nm : float or None
-        The ROI list's pixel, nm (None: the table's).
-    min_overlap_px : int
-        Least shared area, px, linking tiles of consecutive sections.
-    sequences_per_task, points_per_task : int
-        Sequences mode: a task gets on average at most this many sequences and points.
-        Global mode: ``points_per_task`` is the points of a spatial block.
-    """
-
-    mode: str = "sequences"
-    eps_nm: float = 80.0
-    min_samples: int = 10
-    eps_z_nm: float | None = None
-    randomize: int = 0
-    seed: int = 0
-    section_thickness_nm: float | None = None
-    pixel_size_nm: float | None = None
-    min_overlap_px: int = 1
-    sequences_per_task: int = 1000
-    points_per_task: int = 500_000
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InputError(f"--mode must be sequences or global, got {self.mode!r}",
-                             hint="sequences clusters ROI tile sequences (--rois), global "
-                                  "the whole table")
-        check_eps(self.eps_nm, self.eps_z_nm, self.min_samples)
-        integer("--randomize", self.randomize, 0)
-        integer("--seed", self.seed, 0)
-        integer("--min-overlap", self.min_overlap_px, 1)
-        integer("--sequences-per-task", self.sequences_per_task, 1)
-        integer("--points-per-task", self.points_per_task, 1)
-        for name, value in (("--section-thickness", self.section_thickness_nm),
-                            ("--pixel-size", self.pixel_size_nm)):
-            if value is not None and not (isinstance(value, (int, float)) and not
-                                          isinstance(value, bool) and math.isfinite(value)
-                                          and value > 0):
-                raise InputError(f"{name} must be a positive number of nm, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -124,10 +63,14 @@ class ClusterResult:
 
 
 @dataclass(frozen=True)
-class RunPlan:
-    """The cheap checks' findings (:func:`prepare_run`): no rows read."""
+class ClusterPlan:
+    """What :func:`prepare_cluster` checked and found (no rows read), for :func:`run_cluster`."""
 
     input: str
+    output: str
+    settings: ClusterSettings
+    overwrite: bool
+    command: str | None
     meta: Any                       # TableMeta
     columns: tuple[str, ...]
     pixel_size_nm: float | None
@@ -154,20 +97,42 @@ def _missing_sections(sequences: pd.DataFrame, have, *, rois: str, have_text: st
                          hint="check that the ROI list belongs to this table")
 
 
-def prepare_run(locs: str | os.PathLike, output: str | os.PathLike, *,
-                settings: ClusterSettings, rois: str | os.PathLike | None = None,
-                overwrite: bool = False) -> RunPlan:
+_RESTART = "pass --overwrite to start again"
+
+
+def prepare_cluster(locs: str | os.PathLike, output: str | os.PathLike, *,
+                    settings: ClusterSettings, rois: str | os.PathLike | None = None,
+                    overwrite: bool = False, command: str | None = None) -> ClusterPlan:
     """The cheap checks, before a cluster starts: options, table header, ROI list, output.
+
+    Parameters
+    ----------
+    locs : str or os.PathLike
+        A localization table (any readable format); only its header is read here.
+    output : str or os.PathLike
+        The folder to write (:mod:`.output`).
+    settings : ClusterSettings
+    rois : str or os.PathLike, optional
+        ROI list CSV (``roi, section, x, y, size``); required in sequences mode.
+    overwrite : bool, optional
+        Replace an existing output (once the new one is complete).
+    command : str, optional
+        The command line, recorded as provenance.
+
+    Returns
+    -------
+    ClusterPlan
 
     Raises
     ------
     InputError
         Sequences mode without ``rois`` (or global mode with them); an output that
-        exists (without ``overwrite``); an input that is not a table or is empty; a
-        sequences-mode table without ``z_nm`` or ``section`` or pixel size; a bad ROI
-        list; ROI sections beyond the table's frame count; a thickness for a 2D table.
+        exists (without ``overwrite``) or is a file; an input that is not a table or is
+        empty; a sequences-mode table without ``z_nm`` or ``section`` or pixel size; a
+        bad ROI list; ROI sections beyond the table's frame count; a thickness for a 2D
+        table. Nothing is written.
     """
-    from smlmscale.cluster.output import check_output_folder
+    from smlmscale.io.outputs import check_output
     from smlmscale.io.tables.registry import open_table
 
     if settings.mode == "sequences" and rois is None:
@@ -176,7 +141,11 @@ def prepare_run(locs: str | os.PathLike, output: str | os.PathLike, *,
     if settings.mode == "global" and rois is not None:
         raise InputError("--rois goes with --mode sequences",
                          hint="leave out --rois to cluster the whole table")
-    check_output_folder(output, overwrite=overwrite)
+    output = os.path.abspath(os.fspath(output))
+    if os.path.isfile(output):
+        raise InputError("the output is a file; smlmscale cluster writes a folder", path=output,
+                         hint="choose another -o, e.g. clusters/")
+    check_output(output, overwrite=overwrite, resume_hint=_RESTART)
     locs = os.path.abspath(os.fspath(locs))
     source = open_table(locs, pixel_size_nm=settings.pixel_size_nm, blocksize=None)
     columns, meta = tuple(source.empty.columns), source.meta
@@ -206,10 +175,11 @@ def prepare_run(locs: str | os.PathLike, output: str | os.PathLike, *,
     if thickness is not None and "z_nm" not in columns:
         raise InputError("--section-thickness needs z_nm; this table is 2D", path=locs,
                          hint="leave out --section-thickness")
-    return RunPlan(input=locs, meta=meta, columns=columns, pixel_size_nm=pixel,
-                   rois=rois, sequences=sequences,
-                   thickness_nm=None if thickness is None else float(thickness),
-                   thickness_from=None if thickness is None else origin)
+    return ClusterPlan(input=locs, output=output, settings=settings, overwrite=overwrite,
+                       command=command, meta=meta, columns=columns, pixel_size_nm=pixel,
+                       rois=rois, sequences=sequences,
+                       thickness_nm=None if thickness is None else float(thickness),
+                       thickness_from=None if thickness is None else origin)
 
 
 def _thickness_survey(points, client, counter) -> pd.DataFrame:
@@ -223,10 +193,11 @@ def _thickness_survey(points, client, counter) -> pd.DataFrame:
         [delayed(section_stats)(p) for p in parts]), counter))
 
 
-def _cluster_mode(points, plan: RunPlan, settings: ClusterSettings, client, counter):
+def _cluster_mode(points, plan: ClusterPlan, client, counter):
     """``(ModeOutput, thickness_nm, thickness origin)`` of the chosen mode."""
     from smlmscale.cluster.run_common import infer_section_thickness
 
+    settings = plan.settings
     thickness, origin = plan.thickness_nm, plan.thickness_from
     needs_z = thickness is None and {"section", "z_nm"} <= set(plan.columns)
     if settings.mode == "global":
@@ -252,28 +223,52 @@ def _cluster_mode(points, plan: RunPlan, settings: ClusterSettings, client, coun
                                 counter=counter), thickness, origin
 
 
-def cluster_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
-                  settings: ClusterSettings, rois: str | os.PathLike | None = None,
-                  overwrite: bool = False, command: str | None = None,
-                  progress: Callable[[int, int], None] | None = None,
-                  blocksize: int | str = "64MiB") -> ClusterResult:
-    """Cluster a localization table on ``client`` and write a ``clusters/`` folder.
+def _write_folder(folder, plan: ClusterPlan, client, counter, blocksize) -> dict[str, Any]:
+    """Cluster, measure and write every file of the clusters folder into ``folder``;
+    the record's fields (without provenance)."""
+    from smlmscale.cluster.output import LOCALIZATIONS, write_small_files
+    from smlmscale.cluster.run_common import finish_properties
+    from smlmscale.io.tables import TableMeta, read_table_lazy, write_table
+
+    points, meta = read_table_lazy(plan.input, pixel_size_nm=plan.settings.pixel_size_nm,
+                                   blocksize=blocksize)
+    mode, thickness, origin = _cluster_mode(points, plan, client, counter)
+    extra = dict(meta.extra or {})
+    if thickness is not None:
+        extra["section_thickness_nm"] = thickness
+    table_meta = TableMeta(pixel_size_nm=plan.pixel_size_nm, image_shape=meta.image_shape,
+                           n_frames=meta.n_frames, source=plan.input, extra=extra)
+    written = write_table(mode.table, folder / LOCALIZATIONS, meta=table_meta)
+    mode.table, mode.keep = None, []   # release what the workers hold
+    properties = finish_properties(mode.properties)
+    randomized = None if mode.randomized is None else \
+        finish_properties(mode.randomized, by="repeat")
+    write_small_files(folder, properties=properties, randomized=randomized,
+                      sequences=mode.sequences)
+    rows = int(written["rows"])
+    clustered = int(mode.counts.pop("clustered", rows - mode.counts.get("noise", 0)))
+    counts = {"localizations": rows, "clustered": clustered, "noise": rows - clustered,
+              "sequences": None, "blocks": None,
+              **{k: v for k, v in mode.counts.items() if k != "noise"}}
+    return {"section_thickness_nm": thickness,
+            "section_thickness_from": origin if thickness is not None else None,
+            "counts": counts}
+
+
+def run_cluster(plan: ClusterPlan, *, client,
+                progress: Callable[[int, int], None] | None = None,
+                blocksize: int | str = "64MiB") -> ClusterResult:
+    """Cluster the planned table on ``client`` and write the ``clusters/`` folder.
+
+    The folder is built in ``OUT.partial`` (:func:`~smlmscale.io.outputs.staged_output`)
+    and renamed when complete; on any error the partial folder is removed (there is no
+    resume: an interrupted run is refused until ``overwrite``).
 
     Parameters
     ----------
-    locs : str or os.PathLike
-        A localization table (any readable format; read partition by partition).
-    output : str or os.PathLike
-        The folder to write (:mod:`.output`); built in ``OUT.partial``, renamed when
-        complete.
+    plan : ClusterPlan
+        From :func:`prepare_cluster`.
     client : distributed.Client
-    settings : ClusterSettings
-    rois : str or os.PathLike, optional
-        ROI list CSV (``roi, section, x, y, size``); required in sequences mode.
-    overwrite : bool, optional
-        Replace an existing output (once the new one is complete).
-    command : str, optional
-        The command line, recorded as provenance.
     progress : callable, optional
         ``progress(done, total)`` over tasks; the total grows as stages are planned.
     blocksize : int or str, optional
@@ -286,61 +281,56 @@ def cluster_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
     Raises
     ------
     InputError
-        See :func:`prepare_run`; NaN coordinates; ROI sections without localizations
-        (when the table does not record its frame count); no point in any ROI tile.
-        Nothing is left behind.
+        NaN coordinates; ROI sections without localizations (when the table does not
+        record its frame count); no point in any ROI tile. Nothing is left behind.
     """
     from smlmscale import __version__
-    from smlmscale.cluster.output import (LOCALIZATIONS, start_partial, write_record,
-                                          write_small_files)
-    from smlmscale.cluster.run_common import Progress, finish_properties
-    from smlmscale.io.outputs import move_into_place, utc_now
-    from smlmscale.io.tables import TableMeta, read_table_lazy, write_table
+    from smlmscale.cluster.output import write_record
+    from smlmscale.cluster.run_common import Progress
+    from smlmscale.io.outputs import staged_output, utc_now
 
     started = time.perf_counter()
-    plan = prepare_run(locs, output, settings=settings, rois=rois, overwrite=overwrite)
-    partial = start_partial(output, overwrite=overwrite)
     counter = Progress(progress)
-    try:
-        points, meta = read_table_lazy(plan.input, pixel_size_nm=settings.pixel_size_nm,
-                                       blocksize=blocksize)
-        mode, thickness, origin = _cluster_mode(points, plan, settings, client, counter)
-        origin = origin if thickness is not None else None
-        extra = dict(meta.extra or {})
-        if thickness is not None:
-            extra["section_thickness_nm"] = thickness
-        table_meta = TableMeta(pixel_size_nm=plan.pixel_size_nm, image_shape=meta.image_shape,
-                               n_frames=meta.n_frames, source=plan.input, extra=extra)
-        written = write_table(mode.table, partial / LOCALIZATIONS, meta=table_meta)
-        mode.table, mode.keep = None, []   # release what the workers hold
-        properties = finish_properties(mode.properties)
-        randomized = None if mode.randomized is None else \
-            finish_properties(mode.randomized, by="repeat")
-        write_small_files(partial, properties=properties, randomized=randomized,
-                          sequences=mode.sequences)
-        rows = int(written["rows"])
-        clustered = int(mode.counts.pop("clustered", rows - mode.counts.get("noise", 0)))
-        counts = {"localizations": rows, "clustered": clustered, "noise": rows - clustered,
-                  "sequences": None, "blocks": None,
-                  **{k: v for k, v in mode.counts.items() if k != "noise"}}
+    settings = plan.settings
+    with staged_output(plan.output, overwrite=plan.overwrite, resume_hint=_RESTART) as staged:
+        found = _write_folder(staged.path, plan, client, counter, blocksize)
         seconds = time.perf_counter() - started
-        write_record(partial, {
+        write_record(staged.path, {
             "kind": "clusters", "mode": settings.mode, "version": __version__,
-            "created": utc_now(), "command": command, "input": plan.input, "rois": plan.rois,
-            "settings": asdict(settings), "pixel_size_nm": plan.pixel_size_nm,
-            "section_thickness_nm": thickness, "section_thickness_from": origin,
-            "counts": counts, "seconds": round(seconds, 3)})
-        move_into_place(partial, os.path.abspath(os.fspath(output)))
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+            "created": utc_now(), "command": plan.command, "input": plan.input,
+            "rois": plan.rois, "settings": settings.to_mapping(),
+            "pixel_size_nm": plan.pixel_size_nm,
+            "section_thickness_nm": found["section_thickness_nm"],
+            "section_thickness_from": found["section_thickness_from"],
+            "counts": found["counts"], "seconds": round(seconds, 3)})
     counter.step(0)
-    return ClusterResult(path=os.path.abspath(os.fspath(output)), mode=settings.mode,
-                         localizations=rows, clustered=clustered, noise=rows - clustered,
-                         clusters=int(counts["clusters"]), sequences=counts.get("sequences"),
-                         tasks=int(counts["tasks"]), blocks=counts.get("blocks"),
-                         section_thickness_nm=thickness, seconds=seconds)
+    counts = found["counts"]
+    return ClusterResult(path=plan.output, mode=settings.mode,
+                         localizations=counts["localizations"], clustered=counts["clustered"],
+                         noise=counts["noise"], clusters=int(counts["clusters"]),
+                         sequences=counts.get("sequences"), tasks=int(counts["tasks"]),
+                         blocks=counts.get("blocks"),
+                         section_thickness_nm=found["section_thickness_nm"], seconds=seconds)
 
 
-__all__ = ["ClusterResult", "ClusterSettings", "MODES", "RunPlan", "cluster_table",
-           "prepare_run"]
+def cluster_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
+                  settings: ClusterSettings, rois: str | os.PathLike | None = None,
+                  overwrite: bool = False, command: str | None = None,
+                  progress: Callable[[int, int], None] | None = None,
+                  blocksize: int | str = "64MiB") -> ClusterResult:
+    """Cluster a localization table on ``client`` and write a ``clusters/`` folder.
+
+    :func:`prepare_cluster` then :func:`run_cluster`; the parameters are theirs.
+
+    Raises
+    ------
+    InputError
+        See :func:`prepare_cluster` and :func:`run_cluster`. Nothing is left behind.
+    """
+    plan = prepare_cluster(locs, output, settings=settings, rois=rois, overwrite=overwrite,
+                           command=command)
+    return run_cluster(plan, client=client, progress=progress, blocksize=blocksize)
+
+
+__all__ = ["ClusterPlan", "ClusterResult", "ClusterSettings", "MODES", "cluster_table",
+           "prepare_cluster", "run_cluster"]

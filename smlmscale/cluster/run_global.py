@@ -67,7 +67,7 @@ def cluster_globally(points: dd.DataFrame, *, client, settings, thickness: float
     points : dask.dataframe.DataFrame
         The canonical table (``x_nm``, ``y_nm``, optionally ``z_nm``, nm).
     client : distributed.Client
-    settings : smlmscale.cluster.run.ClusterSettings
+    settings : smlmscale.cluster.settings.ClusterSettings
         ``eps_nm``, ``eps_z_nm``, ``min_samples``, ``points_per_task`` (the points of a
         spatial block), ``randomize``, ``seed``.
     thickness : float or None

@@ -14,7 +14,10 @@ import numpy as np
 from smlmscale.errors import InputError
 from smlmscale.evaluate.metrics import tolerance_sweep
 from smlmscale.evaluate.run import EvaluationResult
-from smlmscale.io.tables._atomic import atomic_outputs, check_outputs
+from smlmscale.io.outputs import check_output, staged_output
+
+#: What to do about an existing plot, in the message.
+_EXISTS = "pass --overwrite to replace it"
 
 
 def check_plot_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -22,7 +25,7 @@ def check_plot_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise InputError("the plot must be a .png file", path=path)
-    check_outputs([path], overwrite=overwrite)
+    check_output(path, kind="file", overwrite=overwrite, exists_hint=_EXISTS)
     return path
 
 
@@ -89,6 +92,6 @@ def plot_evaluation(result: EvaluationResult, path: str | os.PathLike, *,
     ax.legend(loc="lower right")
     ax.set_title(f"{result.settings.matching} matching: Jaccard {result.jaccard:.3f}, "
                  f"{result.tp} TP / {result.fp} FP / {result.fn} FN", fontsize="medium")
-    with atomic_outputs(path) as (temp,):
-        fig.savefig(temp, format="png", dpi=dpi)
+    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=_EXISTS) as staged:
+        fig.savefig(staged.path, format="png", dpi=dpi)
     return path

@@ -12,7 +12,6 @@ only the sums (and, if kept, the matched pairs) come back.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from smlmscale.evaluate.block import BlockConfig, BlockResult, CrlbInputs, match
 from smlmscale.evaluate.matching import METHODS
 from smlmscale.evaluate.metrics import MatchStatistics, summarize
 from smlmscale.evaluate.parallel import evaluate_dask_partitions, evaluate_pandas_blocks
+from smlmscale.settings import Settings, setting
 
 if TYPE_CHECKING:
     import distributed
@@ -36,11 +36,14 @@ METRIC_KEYS: tuple[str, ...] = (
     "rmse_3d_nm", "bias_x_nm", "bias_y_nm", "bias_z_nm", "rmse_over_crlb",
 )
 _REQUIRED = ("frame", "x_nm", "y_nm")
+_POSITIVE = {"min": 0, "min_open": True, "unit": "nm"}
 
 
 @dataclass(frozen=True)
-class EvaluateSettings:
+class EvaluateSettings(Settings):
     """Settings of :func:`evaluate_tables`.
+
+    Errors name the parameter itself (``tolerance_lateral_nm must be ...``).
 
     Parameters
     ----------
@@ -65,29 +68,33 @@ class EvaluateSettings:
         Return the matched pairs (indices, distances, errors) in the result.
     """
 
-    tolerance_lateral_nm: float = 250.0
-    tolerance_axial_nm: float = 500.0
-    matching: str = "greedy"
-    pixel_size_nm: float | None = None
-    psf_sigma_nm: float | None = None
-    background_photons: float | None = None
-    noise_factor: float = 1.0
-    block_rows: int = 250_000
-    keep_pairs: bool = True
+    tolerance_lateral_nm: float = setting(250.0, **_POSITIVE, flag="tolerance_lateral_nm",
+                                          help="Largest lateral distance of a match")
+    tolerance_axial_nm: float = setting(500.0, **_POSITIVE, flag="tolerance_axial_nm",
+                                        help="Largest axial distance of a match (when both "
+                                             "tables have z)")
+    matching: str = setting("greedy", help="greedy (SMLM Challenge 2016) or hungarian")
+    pixel_size_nm: float | None = setting(None, **_POSITIVE, flag="pixel_size_nm",
+                                          help="Camera pixel size, for tables in pixels and "
+                                               "the CRLB", default_text="the truth's")
+    psf_sigma_nm: float | None = setting(None, **_POSITIVE, flag="psf_sigma_nm",
+                                         help="PSF sigma for the CRLB when the truth has no "
+                                              "sigma_nm column", default_text="the truth's")
+    background_photons: float | None = setting(
+        None, min=0, unit="photons/pixel", flag="background_photons",
+        help="Background for the CRLB when the truth has no background column",
+        default_text="the truth's, else 0")
+    noise_factor: float = setting(1.0, min=0, min_open=True, flag="noise_factor",
+                                  help="CRLB variance factor (2 for an EMCCD)")
+    block_rows: int = setting(250_000, min=1, flag="block_rows",
+                              help="Rows per block task on a cluster")
+    keep_pairs: bool = setting(True, help="Keep the matched pairs in the result")
 
     def __post_init__(self) -> None:
-        for name in ("tolerance_lateral_nm", "tolerance_axial_nm", "pixel_size_nm",
-                     "psf_sigma_nm", "noise_factor"):
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} must be a positive number, got {value}")
-        if self.background_photons is not None and not (
-                math.isfinite(self.background_photons) and self.background_photons >= 0):
-            raise InputError(f"background_photons must be >= 0, got {self.background_photons}")
+        super().__post_init__()
         if self.matching not in METHODS:
-            raise InputError(f"unknown matching {self.matching!r}", hint="use greedy or hungarian")
-        if self.block_rows < 1:
-            raise InputError(f"block_rows must be >= 1, got {self.block_rows}")
+            raise InputError(f"unknown matching {self.matching!r}", param="matching",
+                             hint="use greedy or hungarian")
 
 
 @dataclass(frozen=True)

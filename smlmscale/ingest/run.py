@@ -1,72 +1,64 @@
 """Ingest orchestration: TIFF files -> OME-Zarr, across a Dask cluster, resumable.
 
-The output is built in a sibling ``OUT.partial`` and renamed to ``OUT`` only
-when every region is written, so ``OUT`` never exists half-written. An
-interrupted ingest leaves ``OUT.partial`` with its manifest; ``resume=True``
-verifies the recorded regions and writes only the rest.
+:func:`prepare_ingest` expands the inputs and checks the output (cheap, no
+cluster); :func:`run_ingest` reads the TIFF headers on the cluster, then builds the
+output through :func:`~smlmscale.io.outputs.staged_output`: in a sibling
+``OUT.partial``, renamed to ``OUT`` only when every region is written, so ``OUT``
+never exists half-written. The run's record (the inputs and the output layout) is
+the staged output's record; an interrupted ingest leaves ``OUT.partial`` with it and
+its progress log (:mod:`~smlmscale.ingest.manifest`); ``resume=True`` continues only
+an ingest with the same record, verifies the logged regions and writes the rest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+import functools
 from typing import Sequence
 
 from smlmscale import __version__
 from smlmscale.errors import InputError
 from smlmscale.ingest.layout import Layout, choose_layout
-from smlmscale.ingest.manifest import Manifest, differences
+from smlmscale.ingest.manifest import Manifest
+from smlmscale.ingest.settings import IngestSettings
 from smlmscale.ingest.sources import FrameSource, combine_sources, expand_inputs, ome_companions
 from smlmscale.ingest.tasks import inspect_files, region_checksum, write_region
 from smlmscale.io.chunk_writer import ProgressCallback
-from smlmscale.io.ome_zarr import COMPRESSORS, create_image_store, update_smlmscale_attrs
-from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
+from smlmscale.io.ome_zarr import create_image_store, update_smlmscale_attrs
+from smlmscale.io.outputs import (check_output, partial_path, record_differences,
+                                  staged_output, utc_now)
 from smlmscale.runtime.completed import completed_results
 
 INSPECT_BATCH = 64
 
+#: The run's record inside ``OUT.partial`` (removed when the output is complete).
+RECORD_NAME = ".smlmscale-ingest.json"
+RESUME_HINT = "pass --resume to continue it or --overwrite to start again"
+
 
 @dataclass(frozen=True)
-class IngestSettings:
-    """How to ingest (built by the CLI from its options).
+class IngestPlan:
+    """A checked ingest, ready to run (:func:`prepare_ingest`).
 
     Attributes
     ----------
-    pixel_size_nm : float, optional
-        Overrides the pixel size found in OME/ImageJ metadata (nm).
-    chunk_frames, tile_px, shard_frames : int, optional
-        Layout (see :func:`smlmscale.ingest.layout.choose_layout`).
-    compressor : {"zstd", "lz4", "none"}
-    zarr_format : {3, 2}
-        3 for NGFF 0.5 (default), 2 for NGFF 0.4.
-    resume : bool
-        Continue an interrupted ingest from ``OUT.partial``.
-    overwrite : bool
-        Replace an existing output (only once the new one is complete).
+    paths : tuple of str
+        The TIFF files, expanded and in natural order.
+    output : str
+        The OME-Zarr directory to create (absolute).
+    settings : IngestSettings
+    command : str or None
+        The command line, recorded as provenance.
     """
 
-    pixel_size_nm: float | None = None
-    chunk_frames: int | None = None
-    tile_px: int | None = None
-    shard_frames: int | None = None
-    compressor: str = "zstd"
-    zarr_format: int = 3
-    resume: bool = False
-    overwrite: bool = False
-
-    def __post_init__(self) -> None:
-        if self.compressor not in COMPRESSORS:
-            raise InputError(f"unknown compressor {self.compressor!r}",
-                             hint=f"use one of {', '.join(COMPRESSORS)}")
-        if self.zarr_format not in (2, 3):
-            raise InputError(f"unknown Zarr format {self.zarr_format}", hint="use 2 or 3")
-        if self.shard_frames is not None and self.zarr_format == 2:
-            raise InputError("sharding needs Zarr format 3",
-                             hint="drop --shards or use --zarr-format 3")
+    paths: tuple[str, ...]
+    output: str
+    settings: IngestSettings
+    command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,11 +100,10 @@ class IngestResult:
         return self.bytes_written / 2**20 / max(self.seconds, 1e-9)
 
 
-def ingest_tiffs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
-                 client, settings: IngestSettings = IngestSettings(),
-                 command: str | None = None,
-                 progress: ProgressCallback | None = None) -> IngestResult:
-    """Ingest TIFF files, folders or globs into one OME-Zarr movie ``(t, y, x)``.
+def prepare_ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
+                   settings: IngestSettings = IngestSettings(),
+                   command: str | None = None) -> IngestPlan:
+    """Check an ingest before a cluster starts: expand the inputs, check the output.
 
     Parameters
     ----------
@@ -120,23 +111,54 @@ def ingest_tiffs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
         Files, folders of TIFFs or glob patterns, concatenated in natural order.
     output : str or os.PathLike
         The OME-Zarr directory to create.
-    client : distributed.Client
-        Where the work runs; every task opens its own files.
     settings : IngestSettings
     command : str, optional
         The command line, recorded as provenance.
+
+    Returns
+    -------
+    IngestPlan
+
+    Raises
+    ------
+    InputError
+        The output exists (without ``overwrite``), or an interrupted one does (without
+        ``resume`` or ``overwrite``); no inputs, a path that does not exist, a pattern
+        that matches nothing, a folder without TIFF files.
+    """
+    check_output(output, overwrite=settings.overwrite, resume=settings.resume,
+                 resume_hint=RESUME_HINT)
+    paths = tuple(expand_inputs(inputs))
+    return IngestPlan(paths=paths, output=os.path.abspath(os.fspath(output)), settings=settings,
+                      command=command)
+
+
+def run_ingest(plan: IngestPlan, *, client,
+               progress: ProgressCallback | None = None) -> IngestResult:
+    """Ingest the plan's TIFF files into one OME-Zarr movie ``(t, y, x)``.
+
+    Parameters
+    ----------
+    plan : IngestPlan
+        From :func:`prepare_ingest`.
+    client : distributed.Client
+        Where the work runs; every task opens its own files.
     progress : callable, optional
         Called as ``progress(regions_done, regions_total, bytes_done)``.
 
     Returns
     -------
     IngestResult
+
+    Raises
+    ------
+    InputError
+        Unreadable TIFF files, files that do not fit together, a layout that cannot be
+        built; resuming an ingest that had other inputs or options.
     """
     started = time.perf_counter()
-    check_output(output, overwrite=settings.overwrite, resume=settings.resume)
-    final, partial = os.path.abspath(os.fspath(output)), partial_path(output)
-    paths = expand_inputs(inputs)
-    infos = _inspect(client, paths)
+    settings = plan.settings
+    infos = _inspect(client, plan.paths)
     if len(infos) == 1 and infos[0].ome_files:
         extra = [p for p in ome_companions(infos[0]) if p != infos[0].path]
         infos = infos + _inspect(client, extra)
@@ -144,24 +166,52 @@ def ingest_tiffs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
     layout = choose_layout((source.n_frames, *source.frame_shape), source.dtype,
                            chunk_frames=settings.chunk_frames, tile_px=settings.tile_px,
                            shard_frames=settings.shard_frames)
-    fingerprint = _fingerprint(source, layout, settings)
-    manifest, reused = _open_partial(client, partial, source, layout, settings, fingerprint,
-                                     command)
     regions = layout.regions()
-    todo = [r for r in regions if r.index not in manifest.done]
-    written_bytes = _write_regions(client, source, todo, partial, manifest,
-                                   total=len(regions), progress=progress)
-    seconds = time.perf_counter() - started
-    update_smlmscale_attrs(partial, completed=utc_now(), ingest={
-        "regions": len(regions), "checksum": "crc32 per region, verified on resume",
-        "seconds_last_run": round(seconds, 3)})
-    manifest.remove()
-    move_into_place(partial, final)
+    record = _run_record(source, layout, settings)
+    refuse = functools.partial(_refuse_other_ingest, path=partial_path(plan.output))
+    with staged_output(plan.output, overwrite=settings.overwrite, resume=settings.resume,
+                       record=record, record_name=RECORD_NAME, compare=refuse,
+                       optional_resume=True, resume_hint=RESUME_HINT) as staged:
+        partial = str(staged.path)
+        if staged.resumed:
+            manifest = _verified_manifest(client, partial, layout)
+        else:  # a new Zarr group needs an empty folder: the record follows the store
+            os.remove(staged.path / RECORD_NAME)
+            create_image_store(partial, shape=layout.shape, dtype=source.dtype,
+                               chunks=layout.chunks, shards=layout.shards,
+                               compressor=settings.compressor, axes="tyx",
+                               pixel_size_nm=source.pixel_size_nm,
+                               zarr_format=settings.zarr_format,
+                               attrs=_provenance(source, plan.command))
+            staged.write_record(record)
+            manifest = Manifest.create(partial)
+        reused = len(manifest.done)
+        todo = [r for r in regions if r.index not in manifest.done]
+        written_bytes = _write_regions(client, source, todo, partial, manifest,
+                                       total=len(regions), progress=progress)
+        seconds = time.perf_counter() - started
+        update_smlmscale_attrs(partial, completed=utc_now(), ingest={
+            "regions": len(regions), "checksum": "crc32 per region, verified on resume",
+            "seconds_last_run": round(seconds, 3)})
+        manifest.remove()
+        os.remove(staged.path / RECORD_NAME)
     return IngestResult(
-        path=final, shape=layout.shape, chunks=layout.chunks, shards=layout.shards,
+        path=plan.output, shape=layout.shape, chunks=layout.chunks, shards=layout.shards,
         dtype=source.dtype, n_files=len(source.files), pixel_size_nm=source.pixel_size_nm,
         regions_total=len(regions), regions_written=len(todo), regions_reused=reused,
         bytes_written=written_bytes, seconds=seconds)
+
+
+def ingest_tiffs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,
+                 client, settings: IngestSettings = IngestSettings(),
+                 command: str | None = None,
+                 progress: ProgressCallback | None = None) -> IngestResult:
+    """:func:`prepare_ingest` then :func:`run_ingest`: TIFF files -> one OME-Zarr movie.
+
+    Parameters are those of the two; returns :class:`IngestResult`.
+    """
+    return run_ingest(prepare_ingest(inputs, output, settings=settings, command=command),
+                      client=client, progress=progress)
 
 
 def _inspect(client, paths: Sequence[str]):
@@ -183,37 +233,32 @@ def _sources_digest(source: FrameSource) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(source: FrameSource, layout: Layout, settings: IngestSettings) -> dict:
+def _run_record(source: FrameSource, layout: Layout, settings: IngestSettings) -> dict:
     return {"sources": _sources_digest(source), "shape": list(layout.shape),
             "chunks": list(layout.chunks), "shards": list(layout.shards or []),
             "dtype": source.dtype, "compressor": settings.compressor,
             "zarr_format": settings.zarr_format, "pixel_size_nm": source.pixel_size_nm}
 
 
-def _open_partial(client, partial: str, source: FrameSource, layout: Layout,
-                  settings: IngestSettings, fingerprint: dict, command: str | None):
-    """Continue a verified partial output, or start a new one. Returns (manifest, reused)."""
-    if os.path.exists(partial) and settings.resume:
-        manifest = Manifest.load(partial)
-        changed = differences(manifest.fingerprint, fingerprint)
-        if changed:
-            raise InputError(f"the interrupted ingest used different {', '.join(changed)}",
-                             path=partial, hint="rerun with the same inputs and options, "
-                                                "or pass --overwrite to start again")
-        regions = {r.index: r for r in layout.regions()}
-        futures = client.map(region_checksum, [regions[i] for i in manifest.done],
-                             store_path=partial, pure=False)
-        bad = [index for index, crc in client.gather(futures) if manifest.done[index] != crc]
-        if bad:
-            manifest.forget(bad)
-        return manifest, len(manifest.done)
-    if os.path.exists(partial):
-        shutil.rmtree(partial)
-    create_image_store(partial, shape=layout.shape, dtype=source.dtype, chunks=layout.chunks,
-                       shards=layout.shards, compressor=settings.compressor, axes="tyx",
-                       pixel_size_nm=source.pixel_size_nm, zarr_format=settings.zarr_format,
-                       attrs=_provenance(source, command))
-    return Manifest.create(partial, fingerprint), 0
+def _refuse_other_ingest(stored: dict, record: dict, *, path: str) -> None:
+    """Refuse to resume an ingest whose inputs or output layout were other."""
+    changed = record_differences(stored, record)
+    if changed:
+        raise InputError(f"the interrupted ingest used different {', '.join(changed)}",
+                         path=path, hint="rerun with the same inputs and options, or pass "
+                                         "--overwrite to start again")
+
+
+def _verified_manifest(client, partial: str, layout: Layout) -> Manifest:
+    """The interrupted run's progress log, less the regions whose pixels no longer match."""
+    manifest = Manifest.load(partial)
+    regions = {r.index: r for r in layout.regions()}
+    futures = client.map(region_checksum, [regions[i] for i in manifest.done],
+                         store_path=partial, pure=False)
+    bad = [index for index, crc in client.gather(futures) if manifest.done[index] != crc]
+    if bad:
+        manifest.forget(bad)
+    return manifest
 
 
 def _write_regions(client, source: FrameSource, todo, partial: str, manifest: Manifest, *,
@@ -248,4 +293,5 @@ def _provenance(source: FrameSource, command: str | None) -> dict:
             "sources": sources, "source_dtype": source.dtype}
 
 
-__all__ = ["IngestResult", "IngestSettings", "check_output", "ingest_tiffs", "partial_path"]
+__all__ = ["IngestPlan", "IngestResult", "IngestSettings", "check_output", "ingest_tiffs",
+           "partial_path", "prepare_ingest", "run_ingest"]

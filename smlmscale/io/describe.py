@@ -1,20 +1,70 @@
-"""Summaries of anything smlmscale reads or writes, for ``smlmscale info``."""
+"""Summaries of anything smlmscale reads or writes, for ``smlmscale info``.
+
+Each kind of path is one :class:`PathKind` record, ``sniff(path) -> bool`` and
+``describe(path) -> dict``, in :data:`PATH_KINDS`; :func:`describe_path` describes a
+path by the first record that recognizes it. The functions live beside their formats
+(:mod:`smlmscale.cluster.output`, :mod:`smlmscale.patches.patchset`,
+:mod:`smlmscale.io.modeldir`, :mod:`smlmscale.io.ome_zarr`,
+:mod:`smlmscale.io.tables.describe`) and are imported only when called: describing a
+model does not import TensorFlow, and describing a table does not import Zarr.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from smlmscale.errors import InputError
-from smlmscale.io.ome_zarr import open_image_store
+
+
+@dataclass(frozen=True)
+class _Lazy:
+    """``"package.module:function"``, imported when first called."""
+
+    target: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class PathKind:
+    """A kind of path ``smlmscale info`` describes (one record).
+
+    Attributes
+    ----------
+    kind : str
+        The summary's ``"kind"``.
+    sniff : callable
+        ``sniff(path) -> bool``: whether ``path`` is of this kind (cheap, never raises).
+    describe : callable
+        ``describe(path) -> dict``: the JSON-able summary, ``"kind"`` first.
+    """
+
+    kind: str
+    sniff: Callable[[str], bool]
+    describe: Callable[[str], dict[str, Any]]
+
+
+#: The kinds, in the order they are tried; folders that are nothing else are image stores.
+PATH_KINDS: tuple[PathKind, ...] = (
+    PathKind("clusters", _Lazy("smlmscale.cluster.output:is_cluster_dir"),
+             _Lazy("smlmscale.cluster.output:describe_clusters")),
+    PathKind("patch set", _Lazy("smlmscale.patches.patchset:is_patchset"),
+             _Lazy("smlmscale.patches.patchset:describe_patchset")),
+    PathKind("model", _Lazy("smlmscale.io.modeldir:is_model_dir"),
+             _Lazy("smlmscale.io.modeldir:describe_model")),
+    PathKind("image store", os.path.isdir, _Lazy("smlmscale.io.ome_zarr:describe_store")),
+    PathKind("localization table", os.path.isfile,
+             _Lazy("smlmscale.io.tables.describe:describe_table_file")),
+)
 
 
 def describe_path(path: str | os.PathLike) -> dict[str, Any]:
     """Describe an image store, patch set, model or clusters folder, or a localization table.
-
-    Model folders are recognized by their ``smlmscale.json``; :mod:`smlmscale.train` is
-    imported only here, and it does not import TensorFlow to describe a model.
 
     Returns
     -------
@@ -22,52 +72,24 @@ def describe_path(path: str | os.PathLike) -> dict[str, Any]:
         ``{"kind": "image store" | "patch set" | "model" | "clusters" |
         "localization table", ...}``
         with JSON-able values.
+
+    Raises
+    ------
+    InputError
+        Nothing is at ``path``, or it is not what its kind's reader expects.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
-        from smlmscale.cluster.output import describe_clusters, is_cluster_dir
-        from smlmscale.patches.patchset import describe_patchset, is_patchset
-        from smlmscale.io.modeldir import describe_model, is_model_dir
-
-        if is_cluster_dir(path):
-            return describe_clusters(path)
-        if is_patchset(path):
-            return describe_patchset(path)
-        return describe_model(path) if is_model_dir(path) else describe_store(path)
-    if os.path.isfile(path):
-        from smlmscale.io.tables import describe_table
-
-        return {"kind": "localization table", **describe_table(path)}
+    for kind in PATH_KINDS:
+        if kind.sniff(path):
+            return kind.describe(path)
     raise InputError("no such file or folder", path=path)
 
 
-def _stored_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
 def describe_store(path: str | os.PathLike) -> dict[str, Any]:
-    """Shape, dtype, chunks, shards, compression ratio, pixel size and provenance of a store."""
-    store = open_image_store(path)
-    array = store.array
-    stored = _stored_bytes(Path(store.path) / array.path) if array.path else None
-    nbytes = int(array.nbytes)
-    codecs = [type(c).__name__ + (f"({c.cname.value if hasattr(c.cname, 'value') else c.cname})"
-                                  if hasattr(c, "cname") else "")
-              for c in (array.compressors or ())]
-    return {
-        "kind": "image store",
-        "path": store.path,
-        "ngff_version": store.ngff_version,
-        "zarr_format": array.metadata.zarr_format,
-        "axes": store.axes,
-        "shape": list(array.shape),
-        "dtype": str(array.dtype),
-        "chunks": list(array.chunks),
-        "shards": list(array.shards) if getattr(array, "shards", None) else None,
-        "compressors": codecs or ["none"],
-        "uncompressed_bytes": nbytes,
-        "stored_bytes": stored,
-        "compression_ratio": round(nbytes / stored, 2) if stored else None,
-        "pixel_size_nm": store.pixel_size_nm,
-        "provenance": store.attrs,
-    }
+    """:func:`smlmscale.io.ome_zarr.describe_store` (kept here for its callers)."""
+    from smlmscale.io.ome_zarr import describe_store as describe
+
+    return describe(path)
+
+
+__all__ = ["PATH_KINDS", "PathKind", "describe_path", "describe_store"]

@@ -9,12 +9,12 @@ version, command, time, the patch set trained on).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from smlmscale.errors import InputError
+from smlmscale.io.outputs import read_output_record, write_json
 
 MODEL_FILE = "model.keras"
 META_FILE = "smlmscale.json"
@@ -23,23 +23,6 @@ CURVE_FILE = "training_curve.png"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 KIND = "model"
-
-
-def write_json(path: str | os.PathLike, data: dict) -> None:
-    """Write ``data`` as JSON atomically (a temporary file renamed over ``path``)."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, default=_plain)
-        fh.write("\n")
-    os.replace(tmp, path)
-
-
-def _plain(value: Any) -> Any:
-    """NumPy scalars and arrays as JSON values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in JSON")
 
 
 def is_model_dir(path: str | os.PathLike) -> bool:
@@ -56,23 +39,11 @@ def read_model_json(path: str | os.PathLike) -> dict[str, Any]:
     Raises
     ------
     InputError
-        No such folder, no ``smlmscale.json``, or one that is not valid JSON.
+        No such folder, no ``smlmscale.json``, one that is not valid JSON, or one that
+        does not describe a model (:func:`~smlmscale.io.outputs.read_output_record`).
     """
-    folder = Path(os.fspath(path))
-    meta = folder / META_FILE
-    if not folder.is_dir():
-        raise InputError("no such model folder", path=str(folder),
-                         hint="give the folder `smlmscale train -o` wrote")
-    try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"not a model folder: it has no {META_FILE}", path=str(folder),
-                         hint="give a folder written by `smlmscale train`") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{META_FILE} cannot be read ({exc})", path=str(meta)) from None
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise InputError(f"{META_FILE} does not describe a model", path=str(meta))
-    return data
+    return read_output_record(path, META_FILE, kind=KIND, what="model folder",
+                              writer="smlmscale train")
 
 
 def load_keras_model(path: str | os.PathLike, *, compile: bool = False) -> Any:

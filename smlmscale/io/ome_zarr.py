@@ -234,3 +234,41 @@ def update_smlmscale_attrs(path: str | os.PathLike, **values: Any) -> None:
     own = dict(group.attrs.get("smlmscale", {}))
     own.update(values)
     group.attrs["smlmscale"] = own
+
+
+def _stored_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def describe_store(path: str | os.PathLike) -> dict[str, Any]:
+    """Shape, dtype, chunks, shards, compression ratio, pixel size and provenance of a store.
+
+    Raises
+    ------
+    InputError
+        The path is not an OME-Zarr image store.
+    """
+    store = open_image_store(path)
+    array = store.array
+    stored = _stored_bytes(Path(store.path) / array.path) if array.path else None
+    nbytes = int(array.nbytes)
+    codecs = [type(c).__name__ + (f"({c.cname.value if hasattr(c.cname, 'value') else c.cname})"
+                                  if hasattr(c, "cname") else "")
+              for c in (array.compressors or ())]
+    return {
+        "kind": "image store",
+        "path": store.path,
+        "ngff_version": store.ngff_version,
+        "zarr_format": array.metadata.zarr_format,
+        "axes": store.axes,
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "chunks": list(array.chunks),
+        "shards": list(array.shards) if getattr(array, "shards", None) else None,
+        "compressors": codecs or ["none"],
+        "uncompressed_bytes": nbytes,
+        "stored_bytes": stored,
+        "compression_ratio": round(nbytes / stored, 2) if stored else None,
+        "pixel_size_nm": store.pixel_size_nm,
+        "provenance": store.attrs,
+    }

@@ -40,7 +40,9 @@ def partial_path(output: str | os.PathLike) -> str:
 def check_output(output: str | os.PathLike, *, overwrite: bool = False, resume: bool = False,
                  kind: Literal["folder", "file"] = "folder",
                  resume_hint: str = "pass --resume to continue it (ingest) or --overwrite "
-                                    "to start again") -> None:
+                                    "to start again",
+                 exists_hint: str = "pass --overwrite to replace it, or choose another -o",
+                 work_folder: bool = False) -> None:
     """Refuse an output that exists (or an interrupted one) unless told what to do.
 
     Cheap and local: ``prepare_<stage>`` calls it before a cluster starts.
@@ -57,6 +59,11 @@ def check_output(output: str | os.PathLike, *, overwrite: bool = False, resume: 
         What the output is; a file output has no ``OUT.partial``.
     resume_hint : str
         What to do about an interrupted run, in the message.
+    exists_hint : str
+        What to do about an existing output, in the message.
+    work_folder : bool
+        A file output built through a work folder ``OUT.partial`` (a table assembled
+        from parts): an interrupted one is refused as for folders.
 
     Raises
     ------
@@ -73,9 +80,9 @@ def check_output(output: str | os.PathLike, *, overwrite: bool = False, resume: 
         raise InputError("output is a folder, not a file", path=final,
                          hint="choose another output file")
     if os.path.exists(final) and not overwrite:
-        raise InputError("output exists", path=final,
-                         hint="pass --overwrite to replace it, or choose another -o")
-    if kind == "folder" and os.path.exists(partial_path(final)) and not (resume or overwrite):
+        raise InputError("output exists", path=final, hint=exists_hint)
+    if (kind == "folder" or work_folder) and os.path.exists(partial_path(final)) \
+            and not (resume or overwrite):
         raise InputError("an interrupted run left this", path=partial_path(final),
                          hint=resume_hint)
     parent = os.path.dirname(final)
@@ -146,6 +153,45 @@ def read_record(path: str | os.PathLike, *, what: str | None = None,
     return data
 
 
+def read_output_record(folder: str | os.PathLike, name: str, *, kind: str, what: str,
+                       writer: str) -> dict:
+    """The JSON record ``name`` (``"kind": kind``) of a finished output folder.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The output folder (a model, a ``clusters/`` folder).
+    name : str
+        The record's file name inside it (``smlmscale.json``, ``cluster.json``).
+    kind : str
+        The record's ``"kind"``.
+    what : str
+        What the folder is, in messages (``"model folder"``).
+    writer : str
+        The command that writes such folders, in hints (``"smlmscale train"``).
+
+    Raises
+    ------
+    InputError
+        No such folder, no record, an unreadable record, or a record of another kind.
+    """
+    folder = Path(os.fspath(folder))
+    path = folder / name
+    if not folder.is_dir():
+        raise InputError(f"no such {what}", path=str(folder),
+                         hint=f"give the folder `{writer} -o` wrote")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"not a {what}: it has no {name}", path=str(folder),
+                         hint=f"give a folder written by {writer}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name} cannot be read ({exc})", path=str(path)) from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise InputError(f"{name} does not describe a {what}", path=str(path))
+    return data
+
+
 def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     """``data`` as indented JSON, written to a temporary name and renamed."""
     path = Path(path)
@@ -186,7 +232,9 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
                   kind: Literal["folder", "file"] = "folder", optional_resume: bool = False,
                   discard_interrupted: bool = False, keep_on_error: bool | None = None,
                   resume_hint: str = "pass --resume to continue it or --overwrite to start "
-                                     "again") -> Iterator[Staged]:
+                                     "again",
+                  exists_hint: str = "pass --overwrite to replace it, or choose another -o",
+                  work_folder: bool = False) -> Iterator[Staged]:
     """Build an output in ``OUT.partial`` (or a temporary file) and rename it when complete.
 
     Parameters
@@ -220,6 +268,12 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
         (it can be resumed).
     resume_hint : str
         What to do about an interrupted run, in the message.
+    exists_hint : str
+        What to do about an existing output, in the message.
+    work_folder : bool
+        With ``kind="file"``: ``OUT.partial`` is a work folder (parts and a record,
+        resumable as a folder output is) for a file the block writes itself, atomically
+        (a table assembled from parts); on success the folder is removed, not renamed.
 
     Yields
     ------
@@ -232,8 +286,8 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
         with another record; an unreadable record.
     """
     final = Path(os.path.abspath(os.fspath(output)))
-    if kind == "file":
-        check_output(final, overwrite=overwrite, kind="file")
+    if kind == "file" and not work_folder:
+        check_output(final, overwrite=overwrite, kind="file", exists_hint=exists_hint)
         staged = Staged(final=final, path=final.with_name(
             f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"))
         try:
@@ -244,8 +298,9 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
                 os.remove(staged.path)
         return
     partial = Path(partial_path(final))
-    check_output(final, overwrite=overwrite,
-                 resume=resume or discard_interrupted, resume_hint=resume_hint)
+    check_output(final, overwrite=overwrite, resume=resume or discard_interrupted,
+                 resume_hint=resume_hint, exists_hint=exists_hint, kind=kind,
+                 work_folder=work_folder)
     staged = Staged(final=final, path=partial, record_name=record_name,
                     keep_on_error=(record is not None) if keep_on_error is None
                     else keep_on_error)
@@ -273,7 +328,10 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
         if not staged.keep_on_error:
             shutil.rmtree(partial, ignore_errors=True)
         raise
-    move_into_place(partial, final)
+    if work_folder:
+        shutil.rmtree(partial, ignore_errors=True)
+    else:
+        move_into_place(partial, final)
 
 
 def move_into_place(partial: str | os.PathLike, final: str | os.PathLike) -> None:
@@ -301,5 +359,5 @@ def utc_now() -> str:
 
 
 __all__ = ["RUN_RECORD", "Staged", "check_output", "check_outputs", "move_into_place",
-           "partial_path", "read_record", "record_differences", "staged_output", "utc_now",
-           "write_json"]
+           "partial_path", "read_output_record", "read_record", "record_differences",
+           "staged_output", "utc_now", "write_json"]

@@ -1,7 +1,10 @@
-"""Keras 3 models of the seeds and their training losses.
+"""Keras 3 models of the seeds, their records and their training losses.
 
-:mod:`~smlmscale.models.architectures` builds ``deepstorm``, ``unet``, ``autoencoder`` and
-``counts`` networks with their patch geometry checked (``keras`` imported on first build);
+:mod:`~smlmscale.models.kinds` holds one record per model kind (:data:`MODEL_KINDS`: the
+patch generators it trains on, its default loss and target scale, its geometry and
+builder); :mod:`~smlmscale.models.architectures` builds ``deepstorm``, ``unet``,
+``autoencoder`` and ``counts`` networks with their patch geometry checked (``keras``
+imported on first build);
 :mod:`~smlmscale.models.losses` holds MSE, blurred MSE + L1 and the Poisson count loss,
 registered for safe-mode loading. The losses import ``keras`` and are loaded lazily, on
 first access to one of their names.
@@ -12,18 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 from smlmscale.models.architectures import (
-    MODELS,
     build_autoencoder,
     build_counts,
     build_deepstorm,
-    build_model,
     build_unet,
 )
+from smlmscale.models.kinds import MODEL_KINDS, MODELS, ModelKind, build_model, model_kind
 
 _LOSS_NAMES = ("BlurredMSEL1", "LOSSES", "blurred_mse_l1", "get_loss", "mse", "poisson_counts")
 
-__all__ = ["MODELS", "build_autoencoder", "build_counts", "build_deepstorm", "build_model",
-           "build_unet", *_LOSS_NAMES]
+__all__ = ["MODELS", "MODEL_KINDS", "ModelKind", "build_autoencoder", "build_counts",
+           "build_deepstorm", "build_model", "build_unet", "model_kind", *_LOSS_NAMES]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ imported inside the builders only, so ``import smlmscale.models`` stays light.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from smlmscale.errors import InputError
@@ -22,9 +22,33 @@ from smlmscale.errors import InputError
 # rather than Keras' 0.99: on the few hundred steps of a small patch set, 0.99 leaves the
 # inference-mode statistics far from the data and the validation loss lagging.
 BN_MOMENTUM = 0.9
+#: Downsampling of the three-stage encoders: their patch sides are multiples of it, px.
+POOLED = 8
+#: Input channels of the counts network: the tile, and optionally the count estimate.
+COUNTS_CHANNELS = (1, 2)
 
-__all__ = ["BN_MOMENTUM", "MODELS", "build_autoencoder", "build_counts", "build_deepstorm",
-           "build_model", "build_unet", "check_input_shape"]
+__all__ = ["BN_MOMENTUM", "COUNTS_CHANNELS", "POOLED", "build_autoencoder", "build_counts",
+           "build_deepstorm", "build_unet", "check_input_shape", "three_ints"]
+
+
+def three_ints(shape: Sequence[int], *, model: str, what: str) -> tuple[int, int, int]:
+    """``shape`` as ``(H, W, C)`` of positive ints.
+
+    Raises
+    ------
+    InputError
+        Naming the model and ``what`` (``"input"``, ``"target"``) the shape is of.
+    """
+    try:
+        values = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise InputError(f"{model} model needs {article} {what} shape (H, W, C) of positive "
+                         f"integers, got {tuple(shape) if shape is not None else None}",
+                         hint=f"patch sets store {what}s as (N, H, W, C)")
+    return values  # type: ignore[return-value]
 
 
 def check_input_shape(input_shape: Sequence[int], *, model: str, factor: int = 1,
@@ -53,14 +77,7 @@ def check_input_shape(input_shape: Sequence[int], *, model: str, factor: int = 1
         When the shape is not three positive integers, H or W is not a multiple of
         ``factor``, or C is not allowed.
     """
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"{model} model needs an input shape (H, W, C) of positive integers, "
-                         f"got {tuple(input_shape) if input_shape is not None else None}",
-                         hint="patch sets store inputs as (N, H, W, C)")
+    shape = three_ints(input_shape, model=model, what="input")
     height, width, chans = shape
     if height % factor or width % factor:
         raise InputError(f"{model} model needs patch height and width divisible by {factor}, "
@@ -71,6 +88,14 @@ def check_input_shape(input_shape: Sequence[int], *, model: str, factor: int = 1
         raise InputError(f"{model} model takes {allowed} input channel(s), got {chans}",
                          hint="use a patch set of the kind this model is made for")
     return shape
+
+
+def _start(input_shape: Sequence[int], **check: Any) -> tuple[Any, Any]:
+    """``keras`` (imported now) and the ``keras.Input`` of a checked ``(H, W, C)``."""
+    shape = check_input_shape(input_shape, **check)
+    import keras
+
+    return keras, keras.Input(shape)
 
 
 def _conv_bn_relu(keras: Any, x: Any, filters: int) -> Any:
@@ -105,10 +130,7 @@ def build_deepstorm(input_shape: Sequence[int], *, out_channels: int = 1) -> Any
     InputError
         When H or W is not a multiple of 8.
     """
-    shape = check_input_shape(input_shape, model="deepstorm", factor=8)
-    import keras
-
-    inputs = keras.Input(shape)
+    keras, inputs = _start(input_shape, model="deepstorm", factor=POOLED)
     x = inputs
     for filters in (32, 64, 128):
         x = _conv_bn_relu(keras, x, filters)
@@ -155,10 +177,7 @@ def build_unet(input_shape: Sequence[int], *, out_channels: int = 1) -> Any:
     InputError
         When H or W is not a multiple of 8.
     """
-    shape = check_input_shape(input_shape, model="unet", factor=8)
-    import keras
-
-    inputs = keras.Input(shape)
+    keras, inputs = _start(input_shape, model="unet", factor=POOLED)
     x = inputs
     skips = []
     for filters in (16, 32, 64):
@@ -202,11 +221,8 @@ def build_autoencoder(input_shape: Sequence[int], *, out_channels: int = 1) -> A
     InputError
         When H or W is not a multiple of 8.
     """
-    shape = check_input_shape(input_shape, model="autoencoder", factor=8)
-    import keras
-
+    keras, inputs = _start(input_shape, model="autoencoder", factor=POOLED)
     layers = keras.layers
-    inputs = keras.Input(shape)
     x = inputs
     for filters in (16, 8, 8):
         x = layers.Conv2D(filters, 3, padding="same")(x)
@@ -247,64 +263,10 @@ def build_counts(input_shape: Sequence[int], *, out_channels: int = 1) -> Any:
     InputError
         When C is not 1 or 2.
     """
-    shape = check_input_shape(input_shape, model="counts", channels=(1, 2))
-    import keras
-
-    inputs = keras.Input(shape)
+    keras, inputs = _start(input_shape, model="counts", channels=COUNTS_CHANNELS)
     x = inputs
     for filters in (32, 64, 64, 32):
         x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
                                 kernel_initializer="he_normal")(x)
     outputs = keras.layers.Conv2D(out_channels, 1, activation="softplus", name="counts")(x)
     return keras.Model(inputs, outputs, name="counts")
-
-
-MODELS: dict[str, Callable[..., Any]] = {
-    "deepstorm": build_deepstorm,
-    "unet": build_unet,
-    "autoencoder": build_autoencoder,
-    "counts": build_counts,
-}
-
-
-def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[int]) -> Any:
-    """Build a registered model for a patch set and check it produces the targets' shape.
-
-    Parameters
-    ----------
-    kind : str
-        A key of :data:`MODELS`: ``"deepstorm"``, ``"unet"``, ``"autoencoder"`` or
-        ``"counts"``.
-    input_shape : sequence of int
-        ``(H, W, C)`` of the patch-set inputs (without N).
-    target_shape : sequence of int
-        ``(H', W', C')`` of the patch-set targets; C' sets the output channels.
-
-    Returns
-    -------
-    keras.Model
-        Uncompiled, output ``(None, H', W', C')``.
-
-    Raises
-    ------
-    InputError
-        For an unknown kind, a bad input geometry, or targets of another shape than
-        the model's output.
-    """
-    if kind not in MODELS:
-        raise InputError(f"unknown model kind {kind!r}",
-                         hint=f"choose one of {', '.join(sorted(MODELS))}")
-    try:
-        target = tuple(int(s) for s in target_shape)
-    except (TypeError, ValueError):
-        target = ()
-    if len(target) != 3 or min(target) < 1:
-        raise InputError(f"{kind} model needs a target shape (H, W, C) of positive integers, "
-                         f"got {target_shape!r}", hint="patch sets store targets as (N, H, W, C)")
-    model = MODELS[kind](input_shape, out_channels=target[-1])
-    output = tuple(model.output_shape[1:])
-    if output != target:
-        raise InputError(f"{kind} model maps inputs {tuple(input_shape)} to {output}, "
-                         f"but the targets are {target}",
-                         hint="use a patch set made for this model (same input and target size)")
-    return model

@@ -4,18 +4,24 @@
 - :mod:`~smlmscale.patches.base`: the generator contract (:class:`Generated`, :class:`Runner`);
   :mod:`~smlmscale.patches.frames`: tables as frame-ordered lazy parts;
   :mod:`~smlmscale.patches.plan`: seeded random patch positions decided from the table.
-- Generators (kernels, then graph builders): :mod:`~smlmscale.patches.deepstorm` /
+- Generators (settings and kernels, then graph builders), one record each in
+  :mod:`~smlmscale.patches.generators`: :mod:`~smlmscale.patches.deepstorm` /
   :mod:`~smlmscale.patches.deepstorm_graph`, :mod:`~smlmscale.patches.fusion` /
-  :mod:`~smlmscale.patches.fusion_graph`, :mod:`~smlmscale.patches.summed`,
-  :mod:`~smlmscale.patches.counts` / :mod:`~smlmscale.patches.counts_graph` (with
-  :mod:`~smlmscale.io.rois`).
-- :mod:`~smlmscale.patches.run`: :func:`make_patches`, the orchestration;
+  :mod:`~smlmscale.patches.fusion_graph`, :mod:`~smlmscale.patches.summed` /
+  :mod:`~smlmscale.patches.summed_graph` (and :mod:`~smlmscale.patches.summed_export`),
+  :mod:`~smlmscale.patches.counts` with :mod:`~smlmscale.patches.counts_fit` /
+  :mod:`~smlmscale.patches.counts_graph` (with :mod:`~smlmscale.io.rois`).
+- :mod:`~smlmscale.patches.run`: :func:`prepare_patches` / :func:`run_patches` (and
+  :func:`make_patches`, both in one call), the orchestration;
   :mod:`~smlmscale.patches.writers`: parallel region writes or ordered appends.
 """
 
 from smlmscale.patches.deepstorm import DeepstormSettings
 from smlmscale.patches.patchset import PatchSet, create_patchset, describe_patchset, open_patchset
-from smlmscale.patches.run import KINDS, PatchResult, make_patches
+from smlmscale.patches.generators import GENERATORS, KINDS, Generator, generator
+from smlmscale.patches.run import (PatchesPlan, PatchesResult, PatchResult, make_patches,
+                                   prepare_patches, run_patches)
 
-__all__ = ["DeepstormSettings", "KINDS", "PatchResult", "PatchSet", "create_patchset",
-           "describe_patchset", "make_patches", "open_patchset"]
+__all__ = ["DeepstormSettings", "GENERATORS", "Generator", "KINDS", "PatchResult", "PatchSet",
+           "PatchesPlan", "PatchesResult", "create_patchset", "describe_patchset", "generator",
+           "make_patches", "open_patchset", "prepare_patches", "run_patches"]

@@ -21,7 +21,6 @@ their tasks (a DBSCAN, moments of a fit); it runs on the cluster when there is o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -111,17 +110,14 @@ def empty_pairs(input_shape, target_shape) -> tuple[np.ndarray, np.ndarray]:
     return (np.zeros((0, *input_shape), np.float32), np.zeros((0, *target_shape), np.float32))
 
 
-def auto_chunk(input_shape, target_shape, *, target_bytes: int = 8 * 2**20) -> int:
+#: Bytes of pairs (inputs plus targets) per patch-set chunk when the caller gives no chunk.
+CHUNK_BYTES = 8 * 2**20
+
+
+def auto_chunk(input_shape, target_shape, *, target_bytes: int = CHUNK_BYTES) -> int:
     """Patches per chunk so that a chunk of inputs plus targets holds about ``target_bytes``."""
     per_patch = 4 * (int(np.prod(input_shape)) + int(np.prod(target_shape)))
     return int(max(1, min(4096, target_bytes // per_patch)))
 
 
-def settings_dict(settings: Any) -> dict:
-    """``settings`` (a dataclass) as a JSON-ready dict (tuples become lists)."""
-    from dataclasses import asdict
-
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
-
-
-__all__ = ["Generated", "Runner", "auto_chunk", "chunk_sizes", "empty_pairs", "settings_dict"]
+__all__ = ["CHUNK_BYTES", "Generated", "Runner", "auto_chunk", "chunk_sizes", "empty_pairs"]

@@ -30,12 +30,9 @@ the stack, whose pixel size is ``pixel_size_nm``.
    localizations per pixel ... fit with polynomial function"): least squares of
    ``D = sum_j c_j I^j`` of degree ``degree``, with ``I = nn(tile)`` and ``D =
    nn(counts)``, over the pixels with intensity > 0 of all kept tiles (the seed
-   uses the pixels of its segmented clusters). Memory stays bounded: each tile
-   gives its moment sums (:func:`tile_moments`) in a locally scaled variable;
-   sums are rescaled to a common scale and added (:func:`combine_moments`, per
-   section on the workers, then on the driver), and the driver solves the normal
-   equations (:func:`fit_moments`). The result equals :func:`numpy.polyfit` on the pooled
-   pixels; coefficients are in raw intensity units, highest power first.
+   uses the pixels of its segmented clusters), from per-tile moment sums
+   (:mod:`smlmscale.patches.counts_fit`); it equals :func:`numpy.polyfit` on the
+   pooled pixels.
 
 The graph (two passes over the ROI tiles) is built by
 :func:`smlmscale.patches.counts_graph.build_counts`.
@@ -49,14 +46,13 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.validate import integer as _integer
-
-#: Largest polynomial degree: the normal equations square the conditioning.
-MAX_DEGREE = 6
+from smlmscale.patches.counts_fit import (MAX_DEGREE, combine_moments, moment_length,
+                                          nn_average, tile_moments)
+from smlmscale.settings import Settings, setting
 
 
 @dataclass(frozen=True)
-class CountsSettings:
+class CountsSettings(Settings):
     """Parameters of the ``counts`` generator.
 
     Attributes
@@ -72,37 +68,29 @@ class CountsSettings:
     per_section : int or None
         Keep the first this many ROIs of each section (after shuffling); all if None.
     drop_empty : bool
-        Drop tiles that are zero everywhere.
+        Drop tiles that are zero everywhere (``--keep-empty`` keeps them).
     seed : int
         Seeds the shuffle.
     """
 
-    estimate: bool = True
-    degree: int = 3
-    nn_size: int = 3
-    shuffle: bool = False
-    per_section: int | None = None
-    drop_empty: bool = True
-    seed: int = 0
+    settings_crossed_limit = True
+
+    estimate: bool = setting(True, help="Add the intensity-to-density estimate channel")
+    degree: int = setting(3, min=1, max=MAX_DEGREE, help="Degree of the estimate polynomial")
+    nn_size: int = setting(3, min=1, unit="px", help="Neighbourhood averaging window")
+    shuffle: bool = setting(False, flag="--shuffle-rois", help="Shuffle the ROI list (seeded)")
+    per_section: int | None = setting(None, min=1, default_text="all",
+                                      help="Only the first N ROIs of each section")
+    drop_empty: bool = setting(True, flag="--keep-empty",
+                               help="Drop tiles that are zero everywhere")
+    seed: int = setting(0, min=0, help="Seeds the shuffle")
 
     def __post_init__(self) -> None:
-        for name in ("estimate", "shuffle", "drop_empty"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise InputError(f"{name.replace('_', '-')} must be true or false, "
-                                 f"got {getattr(self, name)!r}")
-            object.__setattr__(self, name, bool(getattr(self, name)))
-        object.__setattr__(self, "degree", _integer("degree", self.degree, 1))
-        if self.degree > MAX_DEGREE:
-            raise InputError(f"degree must be at most {MAX_DEGREE}, got {self.degree}",
-                             hint="a low-degree polynomial fits intensity to density")
-        object.__setattr__(self, "nn_size", _integer("nn-size", self.nn_size, 1))
+        super().__post_init__()
         if self.nn_size % 2 == 0:
-            raise InputError(f"nn-size must be odd (a window centred on the pixel), "
-                             f"got {self.nn_size}", hint="use 1, 3 or 5")
-        if self.per_section is not None:
-            object.__setattr__(self, "per_section",
-                               _integer("per-section", self.per_section, 1))
-        object.__setattr__(self, "seed", _integer("seed", self.seed, 0))
+            raise InputError(f"{{flag}} must be odd (a window centred on the pixel), "
+                             f"got {self.nn_size}", hint="use 1, 3 or 5", param="nn_size",
+                             flag="--nn-size")
 
     @property
     def channels(self) -> int:
@@ -138,132 +126,6 @@ def tile_counts(x_nm, y_nm, *, x0: int, y0: int, size: int, pixel_size_nm: float
     """
     return section_counts(x_nm, y_nm, xs=[x0], ys=[y0], size=size,
                           pixel_size_nm=pixel_size_nm)[0]
-
-
-def nn_average(image, nn_size: int) -> np.ndarray:
-    """Mean over the ``nn_size x nn_size`` window around each pixel (edges repeated), float64.
-
-    >>> nn_average(np.array([[0.0, 9.0], [0.0, 0.0]]), 3).round(3).tolist()
-    [[2.0, 4.0], [1.0, 2.0]]
-    """
-    from scipy.ndimage import uniform_filter
-
-    image = np.asarray(image, np.float64)
-    if nn_size == 1:
-        return image.copy()
-    return uniform_filter(image, size=nn_size, mode="nearest")
-
-
-def moment_length(degree: int) -> int:
-    """Length of a moment vector of :func:`tile_moments`: ``3 * degree + 4``."""
-    return 3 * degree + 4
-
-
-def tile_moments(tile, counts, *, degree: int, nn_size: int) -> np.ndarray:
-    """Moment sums of one tile for the intensity-to-density fit.
-
-    Parameters
-    ----------
-    tile : array_like, shape (size, size)
-        Intensities.
-    counts : array_like, shape (size, size)
-        Localizations per pixel (:func:`tile_counts`).
-    degree, nn_size : int
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape ``(3 * degree + 4,)``
-        ``[m, n, S_0 .. S_2d, T_0 .. T_d]`` over the ``n`` pixels with intensity
-        > 0: ``s = nn(tile) / m`` with ``m`` the largest ``|nn(tile)|`` there (the
-        local scale), ``S_j = sum s^j`` and ``T_j = sum nn(counts) * s^j``. All
-        zero when no pixel qualifies.
-    """
-    tile = np.asarray(tile, np.float64)
-    out = np.zeros(moment_length(degree))
-    keep = tile > 0
-    if not keep.any():
-        return out
-    intensity = nn_average(tile, nn_size)[keep]
-    density = nn_average(counts, nn_size)[keep]
-    scale = float(np.abs(intensity).max())
-    if scale == 0:
-        return out
-    powers = (intensity / scale)[:, None] ** np.arange(2 * degree + 1)
-    out[0], out[1] = scale, intensity.size
-    out[2:2 * degree + 3] = powers.sum(axis=0)
-    out[2 * degree + 3:] = density @ powers[:, :degree + 1]
-    return out
-
-
-def combine_moments(moments, *, degree: int) -> np.ndarray:
-    """Sum moment vectors of :func:`tile_moments` (or of this function) into one.
-
-    Each vector's sums are rescaled from its own scale ``m`` to the largest one,
-    ``M``: with ``s = I / m``, ``I / M = s * (m / M)``, so ``S_j`` and ``T_j`` gain a
-    factor ``(m / M)^j``. Vectors without pixels are skipped (all zero if none has any).
-
-    Parameters
-    ----------
-    moments : array_like, shape (k, 3 * degree + 4)
-    degree : int
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape ``(3 * degree + 4,)``
-    """
-    moments = np.asarray(moments, np.float64).reshape(-1, moment_length(degree))
-    moments = moments[(moments[:, 1] > 0) & (moments[:, 0] > 0)]
-    out = np.zeros(moment_length(degree))
-    if not len(moments):
-        return out
-    common = moments[:, 0].max()
-    ratio = moments[:, 0] / common
-    out[0], out[1] = common, moments[:, 1].sum()
-    out[2:2 * degree + 3] = (moments[:, 2:2 * degree + 3]
-                             * ratio[:, None] ** np.arange(2 * degree + 1)).sum(axis=0)
-    out[2 * degree + 3:] = (moments[:, 2 * degree + 3:]
-                            * ratio[:, None] ** np.arange(degree + 1)).sum(axis=0)
-    return out
-
-
-def fit_moments(moments, *, degree: int) -> tuple[np.ndarray, int]:
-    """Least-squares polynomial from tile moments (equals :func:`numpy.polyfit`).
-
-    Parameters
-    ----------
-    moments : array_like, shape (k, 3 * degree + 4)
-        Rows of :func:`tile_moments` or :func:`combine_moments` (of the kept tiles).
-    degree : int
-
-    Returns
-    -------
-    coefficients : numpy.ndarray of float64, shape ``(degree + 1,)``
-        Density (localizations per pixel) as a polynomial of the nn-averaged
-        intensity in raw units, highest power first (:func:`numpy.polyval` order).
-    pixels : int
-        Pixels in the fit.
-
-    Raises
-    ------
-    InputError
-        Fewer pixels or distinct intensities than the polynomial has coefficients.
-    """
-    total = combine_moments(moments, degree=degree)
-    pixels = int(round(total[1]))
-    if pixels < degree + 1:
-        raise InputError(f"only {pixels} pixels with intensity > 0 in the ROI tiles, too few "
-                         f"for a degree {degree} fit", hint="lower --degree or give more ROIs")
-    sums, cross = total[2:2 * degree + 3], total[2 * degree + 3:]
-    index = np.arange(degree + 1)
-    gram = sums[index[:, None] + index[None, :]]
-    norm = np.sqrt(np.diag(gram))  # Jacobi scaling: a better conditioned system
-    solution, _, rank, _ = np.linalg.lstsq(gram / np.outer(norm, norm), cross / norm,
-                                           rcond=None)
-    if rank < degree + 1:
-        raise InputError(f"the ROI tiles hold too few distinct intensities for a degree "
-                         f"{degree} fit", hint="lower --degree")
-    coefficients = solution / norm / total[0] ** index
-    return coefficients[::-1].copy(), pixels
 
 
 def density_estimate(tile, coefficients, nn_size: int) -> np.ndarray:
@@ -402,6 +264,5 @@ def tile_inputs(tiles, *, input_scale: float, coefficients, nn_size: int) -> np.
     return inputs
 
 
-__all__ = ["CountsSettings", "MAX_DEGREE", "combine_moments", "cut_tiles", "density_estimate",
-           "fit_moments", "moment_length", "nn_average", "section_counts", "section_pairs",
-           "section_stats", "tile_counts", "tile_inputs", "tile_moments"]
+__all__ = ["CountsSettings", "cut_tiles", "density_estimate", "section_counts", "section_pairs",
+           "section_stats", "tile_counts", "tile_inputs"]

@@ -8,7 +8,7 @@ The method is described in :mod:`smlmscale.patches.counts`. The graph:
   ROIs; it reads the crop of the section that holds its tiles (and, with the
   estimate, the section's table rows) and returns per tile its largest value
   and its non-zero pixel count, and the section's fit moments (a few floats,
-  :func:`~smlmscale.patches.counts.combine_moments`). The driver drops the empty
+  :func:`~smlmscale.patches.counts_fit.combine_moments`). The driver drops the empty
   tiles, takes ``input_scale`` over the kept ones and fits the summed moments: a
   tile that is zero everywhere has no pixel > 0 and adds nothing to them, so the
   fit holds the kept tiles only.
@@ -32,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes, settings_dict
-from smlmscale.patches.counts import CountsSettings, fit_moments, section_pairs, section_stats
 from smlmscale.io.rois import (check_rois, drop_empty, first_per_section, shuffle_rois,
-                                    validate_rois)
+                               validate_rois)
+from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes
+from smlmscale.patches.counts import CountsSettings, section_pairs, section_stats
+from smlmscale.patches.counts_fit import fit_moments
 
 _COLUMNS = ["frame", "x_nm", "y_nm"]
 
@@ -247,7 +248,7 @@ def build_counts(movie, table, *, rois: pd.DataFrame, pixel_size_nm: float,
         start += n
     dropped = int(empty.sum()) if settings.drop_empty else 0
     attrs = {
-        "generator": "counts", "params": settings_dict(settings), "upsampling": 1,
+        "generator": "counts", "params": settings.to_mapping(), "upsampling": 1,
         "pixel_size_nm": float(pixel_size_nm),
         "normalization": _normalization(input_scale, settings),
         "estimate": estimate,

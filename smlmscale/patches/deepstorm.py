@@ -18,6 +18,10 @@ emitters inside). For each kept patch:
   With ``z_bins = K`` (3D, Deep-STORM3D-style) the target has ``K`` channels and an
   emitter's spike goes to channel ``floor((z_nm - lo) / (hi - lo) * K)`` (clipped to
   ``0 .. K-1``) for ``z_range_nm = (lo, hi)``.
+
+The projection and the Gaussian spikes are the shared kernels of
+:mod:`smlmscale.kernels` (``predict`` normalizes frames with the same one); they are
+importable from here too.
 """
 
 from __future__ import annotations
@@ -29,14 +33,20 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
+from smlmscale.kernels.gaussian import gaussian_kernel1d, spike_target, stamp_targets
+from smlmscale.kernels.normalize import normalize_patch, normalize_patches
+from smlmscale.settings import Settings, setting
 
 NORMALIZE = ("frame", "patch")
 WEIGHTS = ("one", "photons")
 
+#: The ``min_emitters`` field's checks and help (deepstorm keeps 1, summed 2).
+MIN_EMITTERS = dict(min=0, help="Keep patches with at least this many emitters")
+
 
 @dataclass(frozen=True)
-class DeepstormSettings:
-    """Parameters of the ``deepstorm`` generator (units in the names; px = camera pixels).
+class CandidateSettings(Settings):
+    """Random patches and their spike targets, shared by ``deepstorm`` and ``summed``.
 
     Attributes
     ----------
@@ -52,53 +62,73 @@ class DeepstormSettings:
         Gaussian sigma of the target, upsampled pixels (0: bare spikes).
     weight : {"one", "photons"}
         Spike weight.
-    z_bins : int
-        Target channels along z (0: 2D, one channel, z ignored).
-    z_range_nm : tuple of float
-        ``(lo, hi)`` z range split into ``z_bins`` bins, nm.
     seed : int
         Seeds the patch positions, with the frame index.
-    normalize : {"frame", "patch"}
-        Project each whole frame to ``[0, 1]`` before cutting its patches (Deep-STORM and
-        ZeroCostDL4Mic; ``predict`` normalizes whole frames the same way), or each patch.
     """
 
-    patch_size_px: int = 26
-    upsampling: int = 8
-    per_frame: int = 4
-    min_emitters: int = 1
-    target_sigma_px: float = 1.0
-    weight: str = "one"
-    z_bins: int = 0
-    z_range_nm: tuple = (-500.0, 500.0)
-    seed: int = 0
-    normalize: str = "frame"
+    settings_crossed_limit = True
 
-    def __post_init__(self) -> None:
-        for name in ("patch_size_px", "upsampling", "per_frame"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name.replace('_px', '').replace('_', '-')} must be at least "
-                                 f"1, got {getattr(self, name)}")
-        if self.min_emitters < 0:
-            raise InputError(f"min-emitters must be 0 or more, got {self.min_emitters}")
-        if not self.target_sigma_px >= 0:
-            raise InputError(f"target-sigma must be 0 or more, got {self.target_sigma_px}")
-        if self.weight not in WEIGHTS:
-            raise InputError(f"unknown weight {self.weight!r}", hint="use one or photons")
-        if self.normalize not in NORMALIZE:
-            raise InputError(f"unknown normalization {self.normalize!r}",
-                             hint="use frame or patch")
-        if self.z_bins < 0:
-            raise InputError(f"z-bins must be 0 or more, got {self.z_bins}")
-        lo, hi = self.z_range_nm
-        if self.z_bins and not hi > lo:
-            raise InputError(f"z-range must go from low to high, got {lo}:{hi}")
+    patch_size_px: int = setting(26, min=1, unit="camera px", help="Patch side")
+    upsampling: int = setting(8, min=1, help="Upsampling factor")
+    per_frame: int = setting(4, min=1, help="Candidate patches per frame")
+    min_emitters: int = setting(1, **MIN_EMITTERS)
+    target_sigma_px: float = setting(1.0, min=0, unit="upsampled px",
+                                     help="Gaussian sigma of the target")
+    weight: str = setting("one", choices=WEIGHTS, help="Spike weight: one or photons",
+                          message="unknown weight {value}; use one or photons")
+    seed: int = setting(0, min=0, help="Seeds positions, shifts, bins and the split")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """``(H*u, W*u, 1)``."""
         side = self.patch_size_px * self.upsampling
         return (side, side, 1)
+
+    @property
+    def target_shape(self) -> tuple[int, int, int]:
+        """``(H*u, W*u, 1)``."""
+        return self.input_shape
+
+    @property
+    def member_columns(self) -> tuple[str, ...]:
+        """Table columns the targets need beyond ``x_nm``, ``y_nm``."""
+        return ("photons",) if self.weight == "photons" else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.to_mapping()
+
+
+@dataclass(frozen=True)
+class DeepstormSettings(CandidateSettings):
+    """Parameters of the ``deepstorm`` generator (units in the names; px = camera pixels).
+
+    Attributes
+    ----------
+    patch_size_px, upsampling, per_frame, min_emitters, target_sigma_px, weight, seed
+        As :class:`CandidateSettings`.
+    z_bins : int
+        Target channels along z (0: 2D, one channel, z ignored).
+    z_range_nm : tuple of float
+        ``(lo, hi)`` z range split into ``z_bins`` bins, nm.
+    normalize : {"frame", "patch"}
+        Project each whole frame to ``[0, 1]`` before cutting its patches (Deep-STORM and
+        ZeroCostDL4Mic; ``predict`` normalizes whole frames the same way), or each patch.
+    """
+
+    z_bins: int = setting(0, min=0, help="deepstorm 3D: target channels along z",
+                          default_text="0: 2D")
+    z_range_nm: tuple[float, float] = setting((-500.0, 500.0), unit="nm",
+                                              help="deepstorm 3D: LOW:HIGH z range")
+    normalize: str = setting("frame", choices=NORMALIZE,
+                             help="Inputs projected to [0, 1] per frame (as predict does) "
+                                  "or per patch")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        lo, hi = self.z_range_nm
+        if self.z_bins and not hi > lo:
+            raise InputError(f"{{flag}} must go from low to high, got {lo:g}:{hi:g}",
+                             param="z_range_nm", flag="--z-range")
 
     @property
     def target_shape(self) -> tuple[int, int, int]:
@@ -109,95 +139,12 @@ class DeepstormSettings:
     @property
     def member_columns(self) -> tuple[str, ...]:
         """Table columns the targets need beyond ``x_nm``, ``y_nm``."""
-        return (("photons",) if self.weight == "photons" else ()) + (
-            ("z_nm",) if self.z_bins else ())
-
-    def to_dict(self) -> dict[str, Any]:
-        from smlmscale.patches.base import settings_dict
-
-        return settings_dict(self)
-
-
-def normalize_patches(patches: np.ndarray) -> np.ndarray:
-    """Project each patch of ``(k, H, W)`` to ``[0, 1]``; constant patches become 0; float32.
-
-    >>> normalize_patches(np.array([[[2, 4], [6, 10]]])).tolist()
-    [[[0.0, 0.25], [0.5, 1.0]]]
-    """
-    patches = np.asarray(patches, dtype=np.float64)
-    lo = patches.min(axis=(-2, -1), keepdims=True)
-    span = patches.max(axis=(-2, -1), keepdims=True) - lo
-    out = np.divide(patches - lo, span, out=np.zeros_like(patches), where=span > 0)
-    return out.astype(np.float32)
-
-
-def normalize_patch(patch: np.ndarray) -> np.ndarray:
-    """One ``(H, W)`` patch projected to ``[0, 1]`` (see :func:`normalize_patches`)."""
-    return normalize_patches(np.asarray(patch)[None])[0]
+        return super().member_columns + (("z_nm",) if self.z_bins else ())
 
 
 def upsample_nearest(patch: np.ndarray, factor: int) -> np.ndarray:
     """``(..., H, W)`` -> ``(..., H*factor, W*factor)`` by repeating each pixel."""
     return np.repeat(np.repeat(patch, factor, axis=-2), factor, axis=-1)
-
-
-def gaussian_kernel1d(sigma_px: float) -> np.ndarray:
-    """SciPy's normalized 1-D Gaussian (truncate 4): ``2 int(4 sigma + 0.5) + 1`` weights."""
-    radius = int(4.0 * sigma_px + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (x / sigma_px) ** 2)
-    return kernel / kernel.sum()
-
-
-def stamp_targets(patch: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
-                  *, n: int, side: int, channels: np.ndarray | None = None,
-                  n_channels: int = 1, sigma_px: float = 0.0) -> np.ndarray:
-    """Targets ``(n, side, side, n_channels)``: Gaussian-blurred spikes, float32.
-
-    Parameters
-    ----------
-    patch, rows, cols : ndarray of int
-        Per spike: patch index, upsampled row and column inside the patch
-        (clipped to ``0 .. side-1``).
-    weights : ndarray
-        Spike weights (spikes in one pixel add).
-    n, side : int
-        Number of patches and target side, upsampled pixels.
-    channels : ndarray of int, optional
-        Per spike channel (default 0).
-    n_channels : int
-    sigma_px : float
-        Gaussian sigma in upsampled pixels; 0 leaves bare spikes.
-    """
-    patch = np.asarray(patch, np.int64)
-    rows = np.clip(np.asarray(rows, np.int64), 0, side - 1)
-    cols = np.clip(np.asarray(cols, np.int64), 0, side - 1)
-    chan = np.zeros_like(patch) if channels is None else np.asarray(channels, np.int64)
-    weights = np.asarray(weights, np.float64)
-    if sigma_px > 0:
-        kernel = gaussian_kernel1d(sigma_px)
-        offsets = np.arange(kernel.size) - kernel.size // 2
-        r = rows[:, None, None] + offsets[None, :, None]
-        c = cols[:, None, None] + offsets[None, None, :]
-        w = weights[:, None, None] * kernel[None, :, None] * kernel[None, None, :]
-        shape = (len(rows), kernel.size, kernel.size)
-        r, c, w = np.broadcast_to(r, shape), np.broadcast_to(c, shape), w
-        keep = (r >= 0) & (r < side) & (c >= 0) & (c < side)
-        p = np.broadcast_to(patch[:, None, None], shape)[keep]
-        ch = np.broadcast_to(chan[:, None, None], shape)[keep]
-        rows, cols, weights, patch, chan = r[keep], c[keep], w[keep], p, ch
-    out = np.zeros((n, side, side, n_channels), np.float32)
-    np.add.at(out, (patch, rows, cols, chan), weights.astype(np.float32))
-    return out
-
-
-def spike_target(x_up: np.ndarray, y_up: np.ndarray, weights: np.ndarray, *, side: int,
-                 sigma_px: float) -> np.ndarray:
-    """One ``(side, side)`` target from upsampled positions relative to its corner."""
-    rows = np.floor(np.asarray(y_up, np.float64)).astype(np.int64)
-    cols = np.floor(np.asarray(x_up, np.float64)).astype(np.int64)
-    return stamp_targets(np.zeros(len(rows), np.int64), rows, cols, weights, n=1, side=side,
-                         sigma_px=sigma_px)[0, ..., 0]
 
 
 def cut_patches(block: np.ndarray, frames: np.ndarray, rows0: np.ndarray, cols0: np.ndarray,
@@ -278,7 +225,7 @@ def pairs_from_block(block: np.ndarray, first_frame: int, corners: pd.DataFrame,
     return inputs, targets
 
 
-__all__ = ["DeepstormSettings", "NORMALIZE", "WEIGHTS", "cut_patches", "gaussian_kernel1d",
-           "member_targets",
-           "normalize_patch", "normalize_patches", "pairs_from_block", "spike_pixels",
-           "spike_target", "stamp_targets", "upsample_nearest"]
+__all__ = ["CandidateSettings", "DeepstormSettings", "MIN_EMITTERS", "NORMALIZE", "WEIGHTS",
+           "cut_patches", "gaussian_kernel1d", "member_targets", "normalize_patch",
+           "normalize_patches", "pairs_from_block", "spike_pixels", "spike_target",
+           "stamp_targets", "upsample_nearest"]

@@ -99,17 +99,12 @@ class FrameTable:
         """
         import dask
 
-        from smlmscale.io.tables.registry import _frame_stats, lazy_table, open_table
+        from smlmscale.io.tables.registry import _frame_stats, lazy_table
 
         path = os.fspath(path)
-        source = open_table(path, format=format, pixel_size_nm=pixel_size_nm,
-                            blocksize=part_bytes)
+        source = cls.check_columns(path, pixel_size_nm=pixel_size_nm, require=require,
+                                   format=format, part_bytes=part_bytes)
         have = list(source.empty.columns)
-        missing = [c for c in require if c not in have]
-        if missing:
-            raise InputError(f"the table has no {', '.join(missing)} column"
-                             f"{'s' if len(missing) > 1 else ''}", path=path,
-                             hint="give a table with " + ", ".join(require))
         keep = None if columns is None else ["frame"] + [c for c in columns
                                                          if c in have and c != "frame"]
         stats = _frame_stats(source)
@@ -136,6 +131,33 @@ class FrameTable:
         return cls(path=path, parts=parts, first=first, last=last, columns=out_columns,
                    pixel_size_nm=source.meta.pixel_size_nm, n_rows=sum(s[0] for _, s in used),
                    empty=source.empty[out_columns])
+
+    @staticmethod
+    def check_columns(path: str | os.PathLike, *, pixel_size_nm: float | None = None,
+                      require: Sequence[str] = (), format: str | None = None,
+                      part_bytes: int = PART_BYTES):
+        """Open the table's header only (no rows read) and check its ``require`` columns.
+
+        Cheap: ``prepare_patches`` calls it before a cluster starts. Returns the opened
+        :class:`~smlmscale.io.tables._source.Source`.
+
+        Raises
+        ------
+        InputError
+            Unreadable file, a missing required column (naming the file).
+        """
+        from smlmscale.io.tables.registry import open_table
+
+        path = os.fspath(path)
+        source = open_table(path, format=format, pixel_size_nm=pixel_size_nm,
+                            blocksize=part_bytes)
+        have = list(source.empty.columns)
+        missing = [c for c in require if c not in have]
+        if missing:
+            raise InputError(f"the table has no {', '.join(missing)} column"
+                             f"{'s' if len(missing) > 1 else ''}", path=path,
+                             hint="give a table with " + ", ".join(require))
+        return source
 
     @property
     def last_frame(self) -> int:

@@ -26,15 +26,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.patches.base import Generated, Runner, auto_chunk, settings_dict
+from smlmscale.patches.base import Generated, Runner, auto_chunk
 from smlmscale.patches.fusion import consecutive_runs, draw_boxes, fusion_block
+from smlmscale.settings import Settings, flag_of, setting
 
 #: Events (patches before selection) per task at most; larger groups of runs are split.
 MAX_EVENTS = 4096
 
 
+#: Fields that must be positive when given (``None`` picks a default).
+_POSITIVE = ("eps_nm", "scale", "spectral_amplification")
+
+
 @dataclass(frozen=True)
-class FusionSettings:
+class FusionSettings(Settings):
     """Parameters of the ``fusion`` generator (px = camera pixels; defaults from seed 001).
 
     Attributes
@@ -73,41 +78,37 @@ class FusionSettings:
         Seeds every run's draws, with the run number.
     """
 
-    signal_min: float = 5000.0
-    eps_nm: float | None = None
-    min_samples: int = 3
-    min_run: int = 8
-    box_px: int = 16
-    shift_px: int = 6
-    spectral_offset_px: int | None = None
-    spectral_jitter_px: tuple[int, int] = (-10, 20)
-    row_jitter_px: int = 1
-    spectral_width_px: int = 48
-    scale: float | None = None
-    tophat_radius_px: int = 10
-    spectral_amplification: float = 0.5
-    min_peak: float = 0.09
-    seed: int = 0
+    settings_crossed_limit = True
+
+    signal_min: float = setting(5000.0, help="Keep events with more photons")
+    eps_nm: float | None = setting(None, min=0, min_open=True, unit="nm", help="DBSCAN eps",
+                                   default_text="half a pixel")
+    min_samples: int = setting(3, min=1, help="DBSCAN min samples")
+    min_run: int = setting(8, min=1, help="Keep runs of consecutive frames longer than this")
+    box_px: int = setting(16, min=2, unit="px", help="Localization box side")
+    shift_px: int = setting(6, min=0, unit="px", help="Random box shift (+-)")
+    spectral_offset_px: int | None = setting(None, unit="px", help="Spectral box distance",
+                                             default_text="none: no spectral box")
+    spectral_jitter_px: tuple[int, int] = setting((-10, 20), ordered=True, unit="px",
+                                                  help="LOW:HIGH added to the spectral offset")
+    row_jitter_px: int = setting(1, min=0, unit="px", help="Spectral box row jitter (+-)")
+    spectral_width_px: int = setting(48, min=1, unit="px", help="Spectral box width")
+    scale: float | None = setting(None, min=0, min_open=True, help="Divide pixels by this",
+                                  default_text="2^bits for integers, 1 for floats")
+    tophat_radius_px: int = setting(10, min=1, unit="px", help="Top-hat disk radius")
+    spectral_amplification: float = setting(0.5, min=0, min_open=True,
+                                            help="Spectral part divided by this x its max")
+    min_peak: float = setting(0.09, help="Drop events whose normalized box peak is lower")
+    seed: int = setting(0, min=0, help="Seeds every run's draws, with the run number")
 
     def __post_init__(self) -> None:
-        jitter = tuple(int(v) for v in self.spectral_jitter_px)
-        object.__setattr__(self, "spectral_jitter_px", jitter)
-        least = {"min_samples": 1, "min_run": 1, "box_px": 2, "shift_px": 0,
-                 "row_jitter_px": 0, "spectral_width_px": 1, "tophat_radius_px": 1, "seed": 0}
-        for name, low in least.items():
-            if int(getattr(self, name)) < low:
-                raise InputError(f"{_option(name)} must be at least {low}, "
-                                 f"got {getattr(self, name)}")
-        if np.isnan(self.signal_min):
-            raise InputError("signal-min must be a number, got nan")
-        if not np.isfinite(self.min_peak):
-            raise InputError(f"min-peak must be a finite number, got {self.min_peak}")
-        for name in ("eps_nm", "scale", "spectral_amplification"):
+        for name in _POSITIVE:  # named before the shared check, which says "a positive number"
             value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value > 0):
-                raise InputError(f"{_option(name)} must be positive, got {value}")
-        if len(jitter) != 2 or jitter[0] > jitter[1]:
-            raise InputError(f"spectral-jitter must be two numbers low <= high, got {jitter}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and not (np.isfinite(value) and value > 0):
+                raise InputError(f"{{flag}} must be positive, got {value}", param=name,
+                                 flag=flag_of(self, name))
+        super().__post_init__()
 
     @property
     def patch_width_px(self) -> int:
@@ -118,10 +119,6 @@ class FusionSettings:
     def output_shape(self) -> tuple[int, int, int]:
         """``(box_px, patch_width_px, 1)`` of both inputs and targets."""
         return (self.box_px, self.patch_width_px, 1)
-
-
-def _option(name: str) -> str:
-    return name.replace("_px", "").replace("_nm", "").replace("_", "-")
 
 
 def default_scale(dtype) -> float:
@@ -204,7 +201,8 @@ def plan_runs(frames, x_nm, y_nm, *, pixel_size_nm: float, height: int, width: i
     return runs, stats
 
 
-def _check_geometry(settings: FusionSettings, height: int, width: int, path) -> None:
+def check_geometry(settings: FusionSettings, height: int, width: int, path) -> None:
+    """Refuse boxes that do not fit in a ``height x width`` frame (``path`` named)."""
     box = settings.box_px
     if box > min(height, width):
         raise InputError(f"the {box}x{box} px box is larger than the {height}x{width} frame",
@@ -271,7 +269,7 @@ def build_fusion(movie, table, *, pixel_size_nm: float,
 
     runner = runner or Runner()
     n_frames, height, width = movie.shape
-    _check_geometry(settings, height, width, table.path)
+    check_geometry(settings, height, width, table.path)
     table.check_frames(n_frames)
     n_rows, frames, x_nm, y_nm = gather_rows(table, runner, signal_min=settings.signal_min)
     if not frames.size:
@@ -320,7 +318,7 @@ def build_fusion(movie, table, *, pixel_size_nm: float,
     return Generated(
         tasks=tasks, input_shape=shape, target_shape=shape, sizes=None,
         chunk=int(chunk) if chunk else auto_chunk(shape, shape),
-        attrs={"generator": "fusion", "params": settings_dict(settings), "upsampling": 1,
+        attrs={"generator": "fusion", "params": settings.to_mapping(), "upsampling": 1,
                "pixel_size_nm": float(pixel_size_nm), "normalization": normalization,
                "stats": stats},
         empty_reason=f"no event of the {len(inside)} runs passed the SF selection and "
@@ -328,5 +326,5 @@ def build_fusion(movie, table, *, pixel_size_nm: float,
         empty_hint="lower --min-peak, or check --scale")
 
 
-__all__ = ["FusionSettings", "MAX_EVENTS", "build_fusion", "default_scale", "gather_rows",
-           "plan_runs"]
+__all__ = ["FusionSettings", "MAX_EVENTS", "build_fusion", "check_geometry", "default_scale",
+           "gather_rows", "plan_runs"]

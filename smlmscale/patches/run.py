@@ -1,10 +1,12 @@
 """Patch-set orchestration: a movie store and a localization table -> a patch-set Zarr.
 
-:func:`make_patches` opens the movie and the table (as a
-:class:`~smlmscale.patches.frames.FrameTable`: parts read inside tasks), checks them,
-asks the generator of ``kind`` for its lazy tasks
-(:class:`~smlmscale.patches.base.Generated`) and writes their results into the
-patch set built in ``OUT.partial``:
+:func:`prepare_patches` makes every cheap check before a cluster starts (the kind and
+its settings, the options that apply to it, the store's header, the table's header and
+columns, the outputs) and returns a :class:`PatchesPlan`; :func:`run_patches` opens the
+table (as a :class:`~smlmscale.patches.frames.FrameTable`: parts read inside tasks),
+asks the generator's record (:mod:`smlmscale.patches.generators`) for its lazy tasks
+(:class:`~smlmscale.patches.base.Generated`) and writes their results into the patch
+set built in ``OUT.partial`` (:func:`~smlmscale.io.outputs.staged_output`):
 
 - **planned** generators (deepstorm, summed, counts) know every task's patch count
   before running; the patch set is created at its final size and each task's pairs
@@ -15,34 +17,94 @@ patch set built in ``OUT.partial``:
   order, chunk-aligned.
 
 The seeded train/validation split is drawn once the patch count is known;
-``OUT.partial`` is renamed to ``OUT`` at the end. Nothing but plans, counts and
-(streamed) one window of pairs is ever held by the driver.
+``OUT.partial`` (and the ``--export-tiff`` folder, staged beside it) is renamed into
+place at the end. Nothing but plans, counts and (streamed) one window of pairs is ever
+held by the driver. :func:`make_patches` does both steps in one call.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from dataclasses import dataclass
-from typing import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
 from smlmscale import __version__
 from smlmscale.errors import InputError
 from smlmscale.io.ome_zarr import open_image_store
-from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
+from smlmscale.io.outputs import check_output, staged_output, utc_now
 from smlmscale.patches.base import Generated, Runner
+from smlmscale.patches.frames import FrameTable
+from smlmscale.patches.generators import KINDS, Generator, generator
 from smlmscale.patches.patchset import create_patchset
 from smlmscale.patches.writers import write_planned, write_streamed
 
-KINDS = ("deepstorm", "fusion", "summed", "counts")
+#: Bytes of movie a task holds at most (a stored chunk is read in parts of this size).
+MOVIE_BLOCK_BYTES = 8 * 2**20
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatchesPlan:
+    """Everything :func:`run_patches` needs, checked by :func:`prepare_patches`.
+
+    Attributes
+    ----------
+    input, output, locs : str
+        The movie store, the patch set to write and the table (absolute paths).
+    rois : str, optional
+        The ROI list (counts).
+    export_tiff : str, optional
+        The summed TIFF + CSV folder to write.
+    kind : str
+        The generator (a key of :data:`~smlmscale.patches.generators.GENERATORS`).
+    settings : Settings
+        The generator's settings.
+    roi_list : pandas.DataFrame, optional
+        The ROI list read and checked against the stack.
+    shape : tuple of int
+        The movie's ``(t, y, x)`` (or ``(z, y, x)``).
+    pixel_size_nm : float
+        The camera pixel (the store's, or the one given).
+    columns, require : tuple of str
+        Table columns read, and those that must exist.
+    validation_fraction : float
+    chunk_patches : int, optional
+        Patches per Zarr chunk (``None`` or 0: about
+        :data:`~smlmscale.patches.base.CHUNK_BYTES` of pairs).
+    overwrite : bool
+    command : str, optional
+        Recorded as provenance.
+    """
+
+    input: str
+    output: str
+    locs: str
+    rois: str | None = None
+    export_tiff: str | None = None
+    kind: str
+    settings: Any
+    roi_list: Any = field(default=None, compare=False, repr=False)
+    shape: tuple[int, ...]
+    pixel_size_nm: float
+    columns: tuple[str, ...]
+    require: tuple[str, ...]
+    validation_fraction: float
+    chunk_patches: int | None = None
+    overwrite: bool = False
+    command: str | None = None
+
+    @property
+    def generator(self) -> Generator:
+        """The generator's record."""
+        return generator(self.kind)
 
 
 @dataclass(frozen=True)
-class PatchResult:
-    """What :func:`make_patches` wrote.
+class PatchesResult:
+    """What :func:`run_patches` wrote.
 
     Attributes
     ----------
@@ -77,70 +139,18 @@ class PatchResult:
         return self.n_patches / max(self.seconds, 1e-9)
 
 
+#: The former name of :class:`PatchesResult`.
+PatchResult = PatchesResult
+
+
 def check_kind(kind: str) -> str:
-    """``kind`` if known; InputError otherwise."""
-    if kind not in KINDS:
-        raise InputError(f"unknown patch kind {kind!r}", hint="use " + ", ".join(KINDS))
-    return kind
+    """``kind`` if known; InputError otherwise (:func:`.generators.generator`)."""
+    return generator(kind).name
 
 
 def default_settings(kind: str):
     """The default settings object of ``kind``."""
-    check_kind(kind)
-    if kind == "deepstorm":
-        from smlmscale.patches.deepstorm import DeepstormSettings as Settings
-    elif kind == "fusion":
-        from smlmscale.patches.fusion_graph import FusionSettings as Settings
-    elif kind == "summed":
-        from smlmscale.patches.summed import SummedSettings as Settings
-    else:
-        from smlmscale.patches.counts import CountsSettings as Settings
-    return Settings()
-
-
-#: Table columns each generator needs (beyond ``frame``); settings may add more.
-_REQUIRED = {"deepstorm": ("x_nm", "y_nm"), "summed": ("x_nm", "y_nm"),
-             "fusion": ("x_nm", "y_nm", "photons"), "counts": ("x_nm", "y_nm")}
-
-
-def _table_columns(kind: str, settings) -> tuple[list[str], list[str]]:
-    """``(columns to read, columns that must exist)`` for ``kind``."""
-    need = list(_REQUIRED[kind]) + list(getattr(settings, "member_columns", ()))
-    optional = []
-    if kind == "summed":  # carried into the exported CSV when the table has them
-        from smlmscale.patches.summed import CARRIED
-
-        optional = [c for c in CARRIED if c not in need]
-    return need + optional, need
-
-
-def _build(kind: str, movie, table, *, pixel: float, settings, chunk, runner, rois
-           ) -> tuple[Generated, object]:
-    """The generator's work, and (summed) the raw sums it is built on, for the export."""
-    if kind == "summed":
-        from smlmscale.patches.summed import build_summed, summed_raw
-
-        raw = summed_raw(movie, table, pixel_size_nm=pixel, settings=settings, chunk=chunk,
-                         runner=runner)
-        return build_summed(movie, table, pixel_size_nm=pixel, settings=settings, chunk=chunk,
-                            runner=runner, raw=raw), raw
-    if kind == "deepstorm":
-        from smlmscale.patches.deepstorm_graph import build_deepstorm as build
-    elif kind == "fusion":
-        from smlmscale.patches.fusion_graph import build_fusion as build
-    else:
-        from smlmscale.patches.counts_graph import build_counts
-        from smlmscale.io.rois import read_rois
-
-        return build_counts(movie, table, rois=read_rois(rois), pixel_size_nm=pixel,
-                            settings=settings, chunk=chunk, runner=runner,
-                            rois_path=os.fspath(rois)), None
-    return build(movie, table, pixel_size_nm=pixel, settings=settings, chunk=chunk,
-                 runner=runner), None
-
-
-#: Bytes of movie a task holds at most (a stored chunk is read in parts of this size).
-MOVIE_BLOCK_BYTES = 8 * 2**20
+    return generator(kind).settings()
 
 
 def movie_chunk(array) -> int:
@@ -153,22 +163,18 @@ def movie_chunk(array) -> int:
     return max(1, -(-stored // parts))
 
 
-def _check_geometry(kind: str, settings, shape, path: str) -> None:
-    size = getattr(settings, "patch_size_px", None)
-    if size is not None and size > min(shape[1:]):
-        raise InputError(f"patch size {size} px is larger than the {shape[1]}x{shape[2]} "
-                         "frame", path=path, hint="lower --patch-size")
+def _path(value: str | os.PathLike | None) -> str | None:
+    return None if value is None else os.path.abspath(os.fspath(value))
 
 
-def make_patches(input: str | os.PathLike, output: str | os.PathLike, *,
-                 locs: str | os.PathLike, kind: str = "deepstorm", settings=None,
-                 rois: str | os.PathLike | None = None, validation_fraction: float = 0.1,
-                 client=None, pixel_size_nm: float | None = None,
-                 chunk_patches: int | None = None, in_flight: int = 8,
-                 overwrite: bool = False, command: str | None = None,
-                 progress: Callable[[int, int, int], None] | None = None,
-                 export_tiff: str | os.PathLike | None = None) -> PatchResult:
-    """Cut training pairs from a movie and its localizations into a patch set.
+def prepare_patches(input: str | os.PathLike, output: str | os.PathLike, *,
+                    locs: str | os.PathLike, kind: str = "deepstorm", settings: Any = None,
+                    rois: str | os.PathLike | None = None,
+                    export_tiff: str | os.PathLike | None = None,
+                    validation_fraction: float = 0.1, pixel_size_nm: float | None = None,
+                    chunk_patches: int | None = None, overwrite: bool = False,
+                    command: str | None = None) -> PatchesPlan:
+    """Check a patch-set run cheaply (no cluster, no pixels or table rows read).
 
     Parameters
     ----------
@@ -180,109 +186,156 @@ def make_patches(input: str | os.PathLike, output: str | os.PathLike, *,
         Localization table (any format :func:`~smlmscale.io.tables.read_table` reads);
         with a ``detectable`` column (simulator truth) only rows with 1 are used.
     kind : {"deepstorm", "fusion", "summed", "counts"}
-    settings : DeepstormSettings, FusionSettings, SummedSettings or CountsSettings, optional
-        The generator's parameters (default: its defaults).
+    settings : Settings or mapping, optional
+        The generator's settings (its class in
+        :data:`~smlmscale.patches.generators.GENERATORS`), or a mapping of their fields;
+        default: its defaults.
     rois : str or os.PathLike, optional
-        ROI list (counts only).
-    validation_fraction : float
-        Share of patches drawn (seeded by ``settings.seed``) into the validation split.
-    client : distributed.Client, optional
-        ``None`` runs on the current Dask scheduler.
-    pixel_size_nm : float, optional
-        Overrides the store's pixel size (and the table's, for pixel formats).
-    chunk_patches : int, optional
-        Patches per Zarr chunk (default: about 16 MiB of pairs per chunk).
-    in_flight : int
-        Tasks computed at once by the streamed writer (and without a client).
-    overwrite : bool
-    command : str, optional
-        Recorded as provenance.
-    progress : callable, optional
-        ``progress(tasks_done, tasks_total, patches_done)``.
+        ROI list (counts only, required there).
     export_tiff : str or os.PathLike, optional
         summed only: also write the summed patches as ``DIR/summed.tif`` with the
         DeepSTORM CSV ``DIR/summed.csv`` (the layout ZeroCostDL4Mic reads).
+    validation_fraction : float
+        Share of patches drawn (seeded by ``settings.seed``) into the validation split.
+    pixel_size_nm : float, optional
+        Overrides the store's pixel size (and the table's, for pixel formats).
+    chunk_patches : int, optional
+        Patches per Zarr chunk (default: about :data:`~smlmscale.patches.base.CHUNK_BYTES`
+        of pairs per chunk).
+    overwrite : bool
+    command : str, optional
+        Recorded as provenance.
+
+    Returns
+    -------
+    PatchesPlan
 
     Raises
     ------
     InputError
-        Unknown kind; not a movie; no pixel size; patch larger than the frame; table
-        frames beyond the movie; missing table columns; no patch made; output exists
-        without ``overwrite``; and each generator's own checks.
+        Unknown kind; bad settings, or a field of another kind; ``rois`` or
+        ``export_tiff`` where they do not apply (or no ``rois`` for counts); a bad
+        validation fraction or chunk; an output that exists without ``overwrite``; not
+        a movie; no pixel size; patch larger than the frame; ROIs outside the stack;
+        missing table columns.
     """
-    import dask.array as da
-
-    from smlmscale.patches.frames import FrameTable
-
-    started = time.perf_counter()
-    check_kind(kind)
-    if kind == "counts" and rois is None:
-        raise InputError("--kind counts needs an ROI list", hint="pass --rois rois.csv")
-    if kind != "counts" and rois is not None:
-        raise InputError(f"--rois is used by --kind counts only, not {kind}")
-    if export_tiff is not None and kind != "summed":
-        raise InputError(f"--export-tiff does not apply to --kind {kind}")
-    settings = settings if settings is not None else default_settings(kind)
+    record = generator(kind)
+    settings = record.make_settings(settings)
+    record.check_options(rois=rois, export_tiff=export_tiff)
     if not 0 <= validation_fraction < 1:
         raise InputError(f"--validation must be in [0, 1), got {validation_fraction}")
+    if chunk_patches is not None and chunk_patches < 0:
+        raise InputError(f"--chunk-patches must be at least 1 (0: automatic), got "
+                         f"{chunk_patches}")
     check_output(output, overwrite=overwrite)
     if export_tiff is not None:
         check_output(export_tiff, overwrite=overwrite)
     store = open_image_store(input)
-    first_ok = store.axes[:1] == "t" or (kind == "counts" and store.axes[:1] == "z")
-    if len(store.axes) != 3 or store.axes[1:] != "yx" or not first_ok:
-        want = "a movie (t,y,x) or a section stack (z,y,x)" if kind == "counts" else \
-            "a movie (t,y,x)"
-        raise InputError(f"--kind {kind} needs {want}, found axes {','.join(store.axes)}",
-                         path=store.path)
+    record.check_store(store.axes, store.path)
     pixel = pixel_size_nm or store.pixel_size_nm
     if not pixel:
         raise InputError("the store has no pixel size", path=store.path, hint="pass --pixel-size")
-    shape = store.array.shape
-    _check_geometry(kind, settings, shape, store.path)
-    columns, require = _table_columns(kind, settings)
-    table = FrameTable.open(locs, pixel_size_nm=pixel, columns=columns, require=require)
-    table.check_frames(shape[0])
-    movie = da.from_zarr(store.array, chunks=(movie_chunk(store.array), *shape[1:]))
-    runner = Runner(client)
-    gen, raw = _build(kind, movie, table, pixel=pixel, settings=settings, chunk=chunk_patches,
-                      runner=runner, rois=rois)
-    if not gen.tasks or (gen.sizes is not None and not sum(gen.sizes)):
-        raise InputError(gen.empty_reason, path=os.fspath(locs), hint=gen.empty_hint)
+    shape = tuple(int(n) for n in store.array.shape)
+    if record.check is not None:
+        record.check(settings, shape, store.path)
+    roi_list = record.read_rois(rois, shape) if record.rois else None
+    columns, require = record.table_columns(settings)
+    FrameTable.check_columns(locs, pixel_size_nm=pixel, require=require)
+    return PatchesPlan(
+        input=_path(input), output=_path(output), locs=_path(locs), kind=record.name,
+        settings=settings, validation_fraction=float(validation_fraction),
+        pixel_size_nm=float(pixel), shape=shape, columns=tuple(columns),
+        require=tuple(require), rois=_path(rois), roi_list=roi_list,
+        export_tiff=_path(export_tiff), chunk_patches=chunk_patches, overwrite=overwrite,
+        command=command)
 
-    final, partial = os.path.abspath(os.fspath(output)), partial_path(output)
-    if os.path.exists(partial):
-        shutil.rmtree(partial)
-    n0 = sum(gen.sizes) if gen.sizes is not None else 0
-    ps = create_patchset(partial, n=n0, input_shape=gen.input_shape,
-                         target_shape=gen.target_shape, chunk=gen.chunk,
-                         attrs=_attrs(gen, store, locs, pixel, command, rois))
-    try:
-        if gen.sizes is not None:
-            n = write_planned(gen, partial, runner=runner, in_flight=in_flight,
+
+def run_patches(plan: PatchesPlan, *, client=None,
+                progress: Callable[[int, int, int], None] | None = None,
+                in_flight: int = 8) -> PatchesResult:
+    """Cut the training pairs of a :class:`PatchesPlan` into its patch set.
+
+    Parameters
+    ----------
+    plan : PatchesPlan
+        From :func:`prepare_patches`.
+    client : distributed.Client, optional
+        ``None`` runs on the current Dask scheduler.
+    progress : callable, optional
+        ``progress(tasks_done, tasks_total, patches_done)``.
+    in_flight : int
+        Tasks computed at once by the streamed writer (and without a client).
+
+    Returns
+    -------
+    PatchesResult
+
+    Raises
+    ------
+    InputError
+        Table frames beyond the movie; no patch made; and each generator's own checks.
+        Nothing is left behind: the outputs are built in ``OUT.partial`` and renamed
+        when complete.
+    """
+    import dask.array as da
+
+    started = time.perf_counter()
+    record, settings = plan.generator, plan.settings
+    store = open_image_store(plan.input)
+    table = FrameTable.open(plan.locs, pixel_size_nm=plan.pixel_size_nm, columns=plan.columns,
+                            require=plan.require)
+    table.check_frames(plan.shape[0])
+    movie = da.from_zarr(store.array, chunks=(movie_chunk(store.array), *plan.shape[1:]))
+    runner = Runner(client)
+    gen, source = record.build(movie, table, pixel_size_nm=plan.pixel_size_nm,
+                               settings=settings, chunk=plan.chunk_patches, runner=runner,
+                               rois=plan.roi_list, rois_path=plan.rois)
+    if not gen.tasks or (record.planned and not sum(gen.sizes)):
+        raise InputError(gen.empty_reason, path=plan.locs, hint=gen.empty_hint)
+    with ExitStack() as stack:
+        out = stack.enter_context(staged_output(plan.output, overwrite=plan.overwrite))
+        exported = None if plan.export_tiff is None else stack.enter_context(
+            staged_output(plan.export_tiff, overwrite=plan.overwrite))
+        ps = create_patchset(out.path, n=sum(gen.sizes) if record.planned else 0,
+                             input_shape=gen.input_shape, target_shape=gen.target_shape,
+                             chunk=gen.chunk, attrs=_attrs(gen, plan))
+        if record.planned:
+            n = write_planned(gen, os.fspath(out.path), runner=runner, in_flight=in_flight,
                               progress=progress)
         else:
             n = write_streamed(gen, ps, runner=runner, in_flight=max(1, in_flight),
                                progress=progress)
         if n == 0:
-            raise InputError(gen.empty_reason, path=os.fspath(locs), hint=gen.empty_hint)
-        n_val = _write_split(ps, n, validation_fraction, getattr(settings, "seed", 0))
-        export = None
-        if export_tiff is not None:
-            from smlmscale.patches.summed_export import export_summed_tiff
+            raise InputError(gen.empty_reason, path=plan.locs, hint=gen.empty_hint)
+        seed = settings.seed
+        n_val = _write_split(ps, n, plan.validation_fraction, seed)
+        if exported is not None:
+            record.export(source, exported, runner=runner)
+        seconds = time.perf_counter() - started
+        _finish_attrs(out.path, plan.validation_fraction, seed, n, n_val, seconds)
+    return PatchesResult(
+        path=os.fspath(out.final), kind=plan.kind, n_patches=n, n_train=n - n_val,
+        n_validation=n_val, input_shape=tuple(gen.input_shape),
+        target_shape=tuple(gen.target_shape), frames=int(plan.shape[0]), seconds=seconds,
+        stats=dict(gen.attrs.get("stats", {})),
+        export=None if exported is None else os.fspath(exported.final))
 
-            export = export_summed_tiff(raw, export_tiff, runner=runner,
-                                        overwrite=overwrite).path
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    seconds = time.perf_counter() - started
-    _finish_attrs(partial, validation_fraction, getattr(settings, "seed", 0), n, n_val, seconds)
-    move_into_place(partial, final)
-    return PatchResult(path=final, kind=kind, n_patches=n, n_train=n - n_val, n_validation=n_val,
-                       input_shape=tuple(gen.input_shape), target_shape=tuple(gen.target_shape),
-                       frames=int(shape[0]), seconds=seconds,
-                       stats=dict(gen.attrs.get("stats", {})), export=export)
+
+def make_patches(input: str | os.PathLike, output: str | os.PathLike, *,
+                 locs: str | os.PathLike, kind: str = "deepstorm", settings=None,
+                 rois: str | os.PathLike | None = None, validation_fraction: float = 0.1,
+                 client=None, pixel_size_nm: float | None = None,
+                 chunk_patches: int | None = None, in_flight: int = 8,
+                 overwrite: bool = False, command: str | None = None,
+                 progress: Callable[[int, int, int], None] | None = None,
+                 export_tiff: str | os.PathLike | None = None) -> PatchesResult:
+    """Cut training pairs from a movie and its localizations into a patch set:
+    :func:`prepare_patches` then :func:`run_patches`, with their parameters."""
+    plan = prepare_patches(input, output, locs=locs, kind=kind, settings=settings, rois=rois,
+                           export_tiff=export_tiff, validation_fraction=validation_fraction,
+                           pixel_size_nm=pixel_size_nm, chunk_patches=chunk_patches,
+                           overwrite=overwrite, command=command)
+    return run_patches(plan, client=client, progress=progress, in_flight=in_flight)
 
 
 def _write_split(ps, n: int, fraction: float, seed: int) -> int:
@@ -295,22 +348,25 @@ def _write_split(ps, n: int, fraction: float, seed: int) -> int:
     return n_val
 
 
-def _attrs(gen: Generated, store, locs, pixel: float, command, rois) -> dict:
-    source = {"store": os.path.abspath(store.path), "table": os.path.abspath(locs)}
-    if rois is not None:
-        source["rois"] = os.path.abspath(rois)
-    return {"upsampling": 1, **gen.attrs, "pixel_size_nm": pixel, "source": source,
-            "version": __version__, "command": command, "created": utc_now()}
+def _attrs(gen: Generated, plan: PatchesPlan) -> dict:
+    source = {"store": plan.input, "table": plan.locs}
+    if plan.rois is not None:
+        source["rois"] = plan.rois
+    return {"upsampling": 1, **gen.attrs, "pixel_size_nm": plan.pixel_size_nm,
+            "source": source, "version": __version__, "command": plan.command,
+            "created": utc_now()}
 
 
-def _finish_attrs(path: str, fraction: float, seed: int, n: int, n_val: int,
+def _finish_attrs(path, fraction: float, seed: int, n: int, n_val: int,
                   seconds: float) -> None:
     import zarr
 
-    group = zarr.open_group(path, mode="r+")
+    group = zarr.open_group(os.fspath(path), mode="r+")
     group.attrs["smlmscale"] = {**group.attrs["smlmscale"], "split": {
         "validation_fraction": fraction, "seed": seed, "n_train": n - n_val,
         "n_validation": n_val}, "completed": utc_now(), "seconds": round(seconds, 3)}
 
 
-__all__ = ["KINDS", "PatchResult", "check_kind", "default_settings", "make_patches"]
+__all__ = ["KINDS", "MOVIE_BLOCK_BYTES", "PatchResult", "PatchesPlan", "PatchesResult",
+           "check_kind", "default_settings", "make_patches", "movie_chunk", "prepare_patches",
+           "run_patches"]

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.io.outputs import check_output, move_into_place, partial_path
+from smlmscale.io.outputs import Staged, staged_output
 from smlmscale.patches.base import Runner
 from smlmscale.patches.summed import SummedRaw
 
@@ -137,11 +137,11 @@ def export_summed_tiff(raw: SummedRaw, directory: str | os.PathLike, *,
     Parameters
     ----------
     raw : SummedRaw
-        From :func:`~smlmscale.patches.summed.summed_raw` (the same object given to
-        :func:`~smlmscale.patches.summed.build_summed` so the exported patches are
-        the training pairs' sums).
+        From :func:`~smlmscale.patches.summed_graph.summed_raw` (the same object given
+        to :func:`~smlmscale.patches.summed_graph.build_summed` so the exported patches
+        are the training pairs' sums).
     directory : str or os.PathLike
-        The folder to create.
+        The folder to create (built as ``DIR.partial``, renamed when complete).
     runner : Runner, optional
         Computes the tasks (on its client when it has one); default: the current
         Dask scheduler.
@@ -162,21 +162,28 @@ def export_summed_tiff(raw: SummedRaw, directory: str | os.PathLike, *,
         The folder (or ``DIR.partial``) exists without ``overwrite``; its parent does
         not exist; the summed patches hold no localization.
     """
+    with staged_output(directory, overwrite=overwrite) as out:
+        written = write_summed_export(raw, out, runner=runner, in_flight=in_flight,
+                                      progress=progress)
+    return written
+
+
+def write_summed_export(raw: SummedRaw, out: Staged, *, runner: Runner | None = None,
+                        in_flight: int = 4,
+                        progress: Callable[[int, int, int], None] | None = None
+                        ) -> SummedExport:
+    """Write the TIFF and the CSV into ``out.path``, a staged folder (see
+    :func:`~smlmscale.io.outputs.staged_output`) that becomes ``out.final``.
+
+    Parameters are those of :func:`export_summed_tiff`; errors name ``out.final``.
+    """
     started = time.perf_counter()
     runner = runner or Runner()
-    check_output(directory, overwrite=overwrite)
-    final, partial = os.path.abspath(os.fspath(directory)), partial_path(directory)
-    if os.path.exists(partial):
-        shutil.rmtree(partial)
-    os.makedirs(os.path.join(partial, _STAGE))
-    try:
-        staged = _write_tiff(raw, partial, runner, max(1, int(in_flight)), progress)
-        rows = _write_csv(raw, partial, staged, final)
-        shutil.rmtree(os.path.join(partial, _STAGE))
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    move_into_place(partial, final)
+    folder, final = os.fspath(out.path), os.fspath(out.final)
+    os.makedirs(os.path.join(folder, _STAGE))
+    staged = _write_tiff(raw, folder, runner, max(1, int(in_flight)), progress)
+    rows = _write_csv(raw, folder, staged, final)
+    shutil.rmtree(os.path.join(folder, _STAGE))
     return SummedExport(path=final, tiff=os.path.join(final, TIFF_NAME),
                         csv=os.path.join(final, CSV_NAME), n_patches=int(sum(raw.sizes)),
                         n_localizations=rows, seconds=time.perf_counter() - started)
@@ -244,4 +251,4 @@ def _write_csv(raw: SummedRaw, folder: str, staged: list[str], final: str) -> in
 
 
 __all__ = ["CSV_NAME", "SummedExport", "TIFF_NAME", "canonical_locs", "export_summed_tiff",
-           "results_in_order"]
+           "results_in_order", "write_summed_export"]

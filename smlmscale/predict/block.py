@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from smlmscale.kernels.normalize import normalize_patches
 from smlmscale.localize.maxima import find_maxima
-from smlmscale.patches.deepstorm import normalize_patches
 from smlmscale.predict.tiles import TileGrid, predict_frames
 
 # Density bytes computed at once inside a block (the rest of the block waits its turn).
@@ -132,7 +132,7 @@ def _density_threshold(settings: BlockSettings) -> float:
 
 def unit_peak(target_sigma_px: float) -> float:
     """Peak of one unit-weight emitter's target: the centre of SciPy's 2-D Gaussian."""
-    from smlmscale.patches.deepstorm import gaussian_kernel1d
+    from smlmscale.kernels.gaussian import gaussian_kernel1d
 
     if not target_sigma_px > 0:
         return 1.0

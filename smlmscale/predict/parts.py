@@ -1,22 +1,35 @@
-"""The ``OUT.partial`` folder of a prediction run: its parts, resume checks, and the task loop.
+"""The work folder ``OUT.partial`` of a prediction run: its parts, and the task loop.
 
 A run writes one Parquet part per task into ``OUT.partial/parts`` and records what it was
-asked in ``OUT.partial/predict.json``. ``--resume`` keeps the parts of an interrupted run
-when it was asked the same; the table is assembled from the parts only when all exist.
+asked in ``OUT.partial/predict.json`` (:func:`smlmscale.io.outputs.staged_output`
+compares it on ``--resume``, which keeps the parts of an interrupted run asked the same);
+the table is assembled from the parts only when all exist.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import contextlib
 import uuid
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from smlmscale.errors import InputError
 
+#: The record of what a run was asked, inside ``OUT.partial``.
 RUN_FILE = "predict.json"
+
+
+@contextlib.contextmanager
+def staged_parts(plan) -> Iterator[Any]:
+    """The staged work folder of a run (a :class:`~smlmscale.predict.plan.PredictPlan`),
+    with its ``parts`` folder; kept when the run fails, for ``--resume``."""
+    from smlmscale.io.outputs import staged_output
+
+    with staged_output(plan.output, kind="file", work_folder=True, resume=plan.resume,
+                       overwrite=plan.overwrite, record=plan.record, record_name=RUN_FILE,
+                       keep_on_error=True) as staged:
+        (staged.path / "parts").mkdir(exist_ok=True)
+        yield staged
 
 
 def part_rows(path: str) -> int:
@@ -26,11 +39,12 @@ def part_rows(path: str) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def table_from_parts(files: Sequence[str], output, *, meta, overwrite: bool, partial: Path,
-                     empty: InputError) -> int:
+def table_from_parts(files: Sequence[str], output, *, meta, overwrite: bool,
+                     empty: InputError, discard: Sequence[Any] = ()) -> int:
     """Write the table of the Parquet parts ``files``, in their order; the rows written.
 
-    When the parts hold no row, ``partial`` is removed and ``empty`` raised instead.
+    When the parts hold no row, ``empty`` is raised instead, and the staged outputs
+    ``discard`` (:class:`~smlmscale.io.outputs.Staged`) are not kept for a resume.
     """
     import dask.dataframe as dd
 
@@ -38,50 +52,12 @@ def table_from_parts(files: Sequence[str], output, *, meta, overwrite: bool, par
 
     rows = sum(part_rows(f) for f in files)
     if rows == 0:
-        shutil.rmtree(partial, ignore_errors=True)
+        for staged in discard:
+            staged.keep_on_error = False
         raise empty
     write_table(dd.read_parquet(list(files), split_row_groups=False), output, meta=meta,
                 overwrite=overwrite)
     return rows
-
-
-def prepare_partial(partial: Path, run: dict, *, resume: bool, overwrite: bool,
-                    density_out=None) -> bool:
-    """Create ``OUT.partial`` (or check the one to resume); whether parts were kept.
-
-    Raises
-    ------
-    InputError
-        An existing density output; an interrupted run without ``resume``/``overwrite``;
-        ``resume`` with nothing to resume, an unreadable record, or other settings.
-    """
-    if density_out is not None and Path(density_out).exists() and not overwrite:
-        raise InputError("output exists", path=str(density_out),
-                         hint="pass --overwrite to replace it, or choose another --density-out")
-    if partial.exists():
-        if resume:
-            try:
-                was = json.loads((partial / RUN_FILE).read_text())
-            except (OSError, ValueError):
-                raise InputError("cannot resume: the interrupted run left no readable "
-                                 f"{RUN_FILE}", path=str(partial),
-                                 hint="start again with --overwrite") from None
-            if was != run:
-                changed = sorted(k for k in set(run) | set(was) if was.get(k) != run.get(k))
-                raise InputError(f"cannot resume: the interrupted run had other "
-                                 f"{', '.join(changed)}", path=str(partial),
-                                 hint="give the same options, or start again with --overwrite")
-            return True
-        if not overwrite:
-            raise InputError("an interrupted run left this", path=str(partial),
-                             hint="pass --resume to continue it or --overwrite to start again")
-        shutil.rmtree(partial)
-    elif resume:
-        raise InputError("nothing to resume: no interrupted run here", path=str(partial),
-                         hint="leave out --resume")
-    (partial / "parts").mkdir(parents=True)
-    (partial / RUN_FILE).write_text(json.dumps(run, indent=2))
-    return False
 
 
 def run_tasks(client, function: Callable, jobs: Sequence[Any], *args: Any, total: int,
@@ -109,4 +85,4 @@ def run_tasks(client, function: Callable, jobs: Sequence[Any], *args: Any, total
                 progress(done, total)
 
 
-__all__ = ["RUN_FILE", "part_rows", "prepare_partial", "run_tasks", "table_from_parts"]
+__all__ = ["RUN_FILE", "part_rows", "run_tasks", "staged_parts", "table_from_parts"]

@@ -1,28 +1,36 @@
 """Orchestration: predict a movie across the cluster into a localization table.
 
 The movie is cut into blocks of frames, one task each (:mod:`smlmscale.predict.tasks`);
-each task writes its own Parquet part into ``OUT.partial/``. When every block is done the
-parts are streamed, in frame order, into the output table (format by extension), and the
-partial folder is removed: the table appears only when complete. ``resume`` keeps the parts
-an interrupted run wrote and predicts only the missing blocks. A worker that dies costs
-only its running tasks, which the scheduler gives to another worker.
+each task writes its own Parquet part into the work folder ``OUT.partial/``. When every
+block is done the parts are streamed, in frame order, into the output table (format by
+extension), and the work folder is removed: the table appears only when complete. The
+density store (``density_out``) is built in its own ``DENSITY.partial`` and renamed with
+it. ``resume`` keeps the parts an interrupted run wrote and predicts only the missing
+blocks. A worker that dies costs only its running tasks, which the scheduler gives to
+another worker.
+
+:func:`run_predict` carries out a :class:`~smlmscale.predict.plan.PredictPlan` (movies
+here, section stacks in :mod:`smlmscale.predict.run_sections`); :func:`predict_movie`
+prepares and runs in one call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 from smlmscale.errors import InputError
-from smlmscale.io.outputs import move_into_place, partial_path, utc_now
-from smlmscale.predict.parts import prepare_partial, run_tasks, table_from_parts
-from smlmscale.predict.settings import PredictSettings, block_settings, check_geometry
+from smlmscale.predict.parts import run_tasks, staged_parts, table_from_parts
+from smlmscale.predict.plan import PredictPlan, prepare_predict
+from smlmscale.predict.settings import PredictSettings, block_settings
 from smlmscale.predict.tasks import BlockJob, part_path, run_block
 from smlmscale.predict.tiles import make_grid
+
+#: The record inside ``DENSITY.partial`` naming the table it belongs to.
+DENSITY_RECORD = "predict-density.json"
 
 
 @dataclass
@@ -65,12 +73,118 @@ def _blocks(first: int, last: int, size: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, last)) for a in range(first, last, size)]
 
 
+def run_predict(plan: PredictPlan, *, client,
+                progress: Callable[[int, int], None] | None = None):
+    """Carry out a prediction plan on the cluster.
+
+    Parameters
+    ----------
+    plan : PredictPlan
+        From :func:`~smlmscale.predict.plan.prepare_predict`.
+    client : distributed.Client
+    progress : callable, optional
+        ``progress(tasks_done, tasks_total)``.
+
+    Returns
+    -------
+    PredictResult or StackResult
+        A :class:`PredictResult` for movies, a
+        :class:`~smlmscale.predict.run_sections.StackResult` for section stacks.
+
+    Raises
+    ------
+    InputError
+        A resumed run with other settings; no localization reaching the threshold.
+    """
+    if plan.kind == "sections":
+        from smlmscale.predict.run_sections import run_stack
+
+        return run_stack(plan, client=client, progress=progress)
+    return _run_movie(plan, client=client, progress=progress)
+
+
+def _staged_density(plan: PredictPlan, *, resume: bool):
+    from smlmscale.io.outputs import staged_output
+
+    return staged_output(plan.density_out, overwrite=plan.overwrite, resume=resume,
+                         optional_resume=True, record=_density_record(plan),
+                         record_name=DENSITY_RECORD, keep_on_error=True)
+
+
+def _density_record(plan: PredictPlan) -> dict:
+    return {"table": os.path.abspath(plan.output)}
+
+
+def _create_density(path, plan: PredictPlan, factor: int) -> None:
+    from smlmscale.io.ome_zarr import create_image_store
+    from smlmscale.io.outputs import utc_now
+
+    first, last = plan.frames
+    height, width = (s * factor for s in plan.image_shape)
+    create_image_store(path, shape=(last - first, height, width), dtype="float32",
+                       chunks=(1, height, width), pixel_size_nm=plan.pixel_size_nm / factor,
+                       attrs={"kind": "density", "model": plan.model, "source": plan.input,
+                              "command": plan.command, "created": utc_now()})
+
+
+def _run_movie(plan: PredictPlan, *, client,
+               progress: Callable[[int, int], None] | None) -> PredictResult:
+    from smlmscale.predict.model_cache import cached_predictor
+
+    started = time.perf_counter()
+    settings, meta = plan.settings, plan.meta
+    first, last = plan.frames
+    factor = int(meta.get("upsampling") or 1)
+    predictor = cached_predictor(plan.model)
+    grid = make_grid(plan.image_shape, factor=factor, align=predictor.align,
+                     radius=predictor.radius, tile=settings.tile)
+    blocks = _blocks(first, last, settings.frames_per_block)
+    with contextlib.ExitStack() as stack:
+        staged = stack.enter_context(staged_parts(plan))
+        parts = staged.path / "parts"
+        density = None
+        if plan.density_out is not None:
+            density = stack.enter_context(_staged_density(plan, resume=staged.resumed))
+            if not density.resumed:  # zarr creates its store only in an empty folder
+                (density.path / DENSITY_RECORD).unlink()
+                _create_density(density.path, plan, factor)
+                density.write_record(_density_record(plan))
+        # without the density of the resumed blocks, every block is predicted again
+        keep = staged.resumed and (density is None or density.resumed)
+        todo = [(a, b) for a, b in blocks if not (keep and part_path(parts, a, b).exists())]
+        jobs = [BlockJob(store=plan.input, start=a, stop=b, model=plan.model, parts=str(parts),
+                         density=None if density is None else str(density.path), first=first)
+                for a, b in todo]
+        run_tasks(client, run_block, jobs, grid,
+                  block_settings(settings, meta, plan.pixel_size_nm / factor),
+                  total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
+                  progress=progress)
+        files = [str(part_path(parts, a, b)) for a, b in blocks]
+        rows = table_from_parts(
+            files, plan.output, meta=plan.table_meta, overwrite=plan.overwrite,
+            discard=[s for s in (staged, density) if s is not None],
+            empty=InputError(f"no localization reached the threshold {settings.threshold:g}",
+                             path=plan.input, hint="lower --threshold, or check the model "
+                                                   "fits this movie"))
+        if density is not None:
+            (density.path / DENSITY_RECORD).unlink(missing_ok=True)
+    notes = [] if (meta.get("normalization") or {}).get("mode") != "patch" else [
+        "this model was trained on patches normalized one by one; frames are normalized "
+        "whole (make patches with --normalize frame for a better match)"]
+    return PredictResult(path=plan.output, rows=rows, frames=last - first, blocks=len(blocks),
+                         blocks_resumed=len(blocks) - len(todo),
+                         seconds=time.perf_counter() - started,
+                         density=plan.density_out and str(plan.density_out), notes=notes)
+
+
 def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
                   output: str | os.PathLike, *, client, settings: PredictSettings | None = None,
                   density_out: str | os.PathLike | None = None, resume: bool = False,
                   overwrite: bool = False, command: str | None = None,
                   progress: Callable[[int, int], None] | None = None) -> PredictResult:
     """Predict the localizations of a movie with a trained model, across a Dask cluster.
+
+    :func:`~smlmscale.predict.plan.prepare_predict` then :func:`run_predict`.
 
     Parameters
     ----------
@@ -99,67 +213,10 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
         Not a model folder or a movie; geometry or pixel size contradicting the model;
         empty movie or frame range; outputs that exist; a resumed run with other settings.
     """
-    from smlmscale.io.ome_zarr import create_image_store, open_image_store
-    from smlmscale.io.tables import TableMeta
-    from smlmscale.io.tables.writer import prepare_output
-    from smlmscale.io.modeldir import read_model_json
-
-    started = time.perf_counter()
-    settings = settings or PredictSettings()
-    meta = read_model_json(model)
-    store = open_image_store(input)
-    pixel_nm = check_geometry(store, meta, settings, path=str(input))
-    first, last = settings.frame_range(store.array.shape[0], path=str(input))
-    table_meta = TableMeta(pixel_size_nm=pixel_nm, image_shape=tuple(store.array.shape[1:]),
-                           n_frames=int(store.array.shape[0]), source=os.path.abspath(input))
-    prepare_output(Path(output), meta=table_meta, format=None, overwrite=overwrite)
-    partial = Path(partial_path(output))
-    run = {"input": os.path.abspath(input), "model": os.path.abspath(model),
-           "settings": asdict(settings), "frames": [first, last],
-           "density": os.path.abspath(density_out) if density_out else None}
-    resumed = prepare_partial(partial, run, resume=resume, overwrite=overwrite,
-                              density_out=density_out)
-    factor = int(meta.get("upsampling") or 1)
-    from smlmscale.predict.model_cache import cached_predictor
-
-    predictor = cached_predictor(model)
-    grid = make_grid(store.array.shape[1:], factor=factor, align=predictor.align,
-                     radius=predictor.radius, tile=settings.tile)
-    density_path = None
-    if density_out is not None:
-        density_path = str(partial / "density.zarr")
-        if not os.path.exists(density_path):
-            height, width = (s * factor for s in store.array.shape[1:])
-            create_image_store(density_path, shape=(last - first, height, width),
-                               dtype="float32", chunks=(1, height, width),
-                               pixel_size_nm=pixel_nm / factor,
-                               attrs={"kind": "density", "model": os.path.abspath(model),
-                                      "source": os.path.abspath(input), "command": command,
-                                      "created": utc_now()})
-    blocks = _blocks(first, last, settings.frames_per_block)
-    todo = [(a, b) for a, b in blocks if not part_path(partial / "parts", a, b).exists()]
-    jobs = [BlockJob(store=os.path.abspath(input), start=a, stop=b, model=os.path.abspath(model),
-                     parts=str(partial / "parts"), density=density_path, first=first)
-            for a, b in todo]
-    run_tasks(client, run_block, jobs, grid, block_settings(settings, meta, pixel_nm / factor),
-              total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
-              progress=progress)
-    files = [str(part_path(partial / "parts", a, b)) for a, b in blocks]
-    notes = [] if (meta.get("normalization") or {}).get("mode") != "patch" else [
-        "this model was trained on patches normalized one by one; frames are normalized "
-        "whole (make patches with --normalize frame for a better match)"]
-    rows = table_from_parts(files, output, meta=table_meta, overwrite=overwrite, partial=partial,
-                            empty=InputError(
-                                f"no localization reached the threshold {settings.threshold:g}",
-                                path=str(input), hint="lower --threshold, or check the model "
-                                                      "fits this movie"))
-    if density_out is not None:
-        move_into_place(density_path, density_out)
-    shutil.rmtree(partial, ignore_errors=True)
-    return PredictResult(path=str(output), rows=rows, frames=last - first, blocks=len(blocks),
-                         blocks_resumed=resumed and len(blocks) - len(todo) or 0,
-                         seconds=time.perf_counter() - started,
-                         density=str(density_out) if density_out else None, notes=notes)
+    plan = prepare_predict(input, model=model, output=output, settings=settings,
+                           density_out=density_out, resume=resume, overwrite=overwrite,
+                           command=command)
+    return run_predict(plan, client=client, progress=progress)
 
 
-__all__ = ["PredictResult", "predict_movie"]
+__all__ = ["PredictResult", "predict_movie", "run_predict"]

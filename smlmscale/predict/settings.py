@@ -1,22 +1,23 @@
-"""Prediction settings, their checks, and the movie-versus-model geometry check."""
+"""Prediction settings, and the checks that a movie or a section stack fits the model."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
+
+import pandas as pd
 
 from smlmscale.errors import InputError
 from smlmscale.localize.maxima import CONFIDENCE
 from smlmscale.predict.block import BlockSettings, unit_peak
-from smlmscale.validate import integer
+from smlmscale.settings import Settings, setting
 
 # Relative difference of pixel sizes accepted between the movie and the model.
 PIXEL_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
-class PredictSettings:
+class PredictSettings(Settings):
     """How a movie is predicted and localized.
 
     Attributes
@@ -40,33 +41,32 @@ class PredictSettings:
         Overrides the movie's pixel size (when it contradicts the model's, knowingly).
     """
 
-    tile: int = 512
-    batch_size: int = 8
-    threshold: float = 0.1
-    confidence: str = "peak"
-    radius: int = 1
-    frames: tuple[int, int] | None = None
-    frames_per_block: int = 32
-    pixel_size_nm: float | None = None
+    tile: int = setting(512, min=8, unit="upsampled px", help="Tile core side")
+    batch_size: int = setting(8, min=1, help="Tiles per model call")
+    threshold: float = setting(0.1, min=0, help="Confidence threshold (about 1 for a clear "
+                                                "emitter; with --rois the least count a "
+                                                "pixel keeps)")
+    confidence: str = setting("peak", help="peak (relative to one emitter's target peak) "
+                                           "or sum (3x3)")
+    radius: int = setting(1, min=1, unit="density px",
+                          help="Local-maximum suppression half-size")
+    frames: tuple[int, int] | None = setting(None, help="Predict these frames only",
+                                             default_text="all")
+    frames_per_block: int = setting(32, min=1, help="Frames per task")
+    pixel_size_nm: float | None = setting(None, min=0, min_open=True, unit="nm",
+                                          help="Override the movie's pixel size",
+                                          default_text="the movie's")
 
     def __post_init__(self) -> None:
-        for name, least in (("tile", 8), ("batch_size", 1), ("radius", 1),
-                            ("frames_per_block", 1)):
-            integer("--" + name.replace("_", "-"), getattr(self, name), least)
-        if not (isinstance(self.threshold, (int, float)) and math.isfinite(self.threshold)
-                and self.threshold >= 0):
-            raise InputError(f"--threshold must be a number >= 0, got {self.threshold!r}",
-                             hint="confidences are about 1 for a clear emitter; try 0.1-0.5")
+        super().__post_init__()
         if self.confidence not in CONFIDENCE:
-            raise InputError(f"unknown confidence {self.confidence!r}",
+            raise InputError(f"unknown confidence {self.confidence!r}", param="confidence",
                              hint=f"choose one of {', '.join(CONFIDENCE)}")
-        if self.pixel_size_nm is not None and not self.pixel_size_nm > 0:
-            raise InputError(f"--pixel-size must be positive, got {self.pixel_size_nm}")
         if self.frames is not None:
             first, stop = self.frames
             if not 0 <= first < stop:
                 raise InputError(f"--frames must be FIRST:STOP with 0 <= FIRST < STOP, got "
-                                 f"{first}:{stop}")
+                                 f"{first}:{stop}", param="frames")
 
     def frame_range(self, n_frames: int, *, path: str) -> tuple[int, int]:
         """``(first, stop)`` within a movie of ``n_frames``."""
@@ -77,8 +77,39 @@ class PredictSettings:
         first, stop = self.frames
         if first >= n_frames:
             raise InputError(f"--frames {first}:{stop} starts beyond the movie's {n_frames} "
-                             "frames", path=path)
+                             "frames", path=path, param="frames")
         return first, min(stop, n_frames)
+
+
+@dataclass(frozen=True)
+class StackSettings(Settings):
+    """How a section stack is predicted.
+
+    Attributes
+    ----------
+    section_thickness_nm : float or None
+        Section thickness (z of section ``s`` is ``(s + 0.5) * t``); None: the stack's own
+        (``section_thickness_nm`` in its attributes, written by ``smlmscale simulate``).
+    min_count : float
+        Pixels predicting fewer localizations are dropped (>= 0).
+    batch_size : int
+        Tiles per model call.
+    rois_per_task : int
+        ROI tiles per task.
+    pixel_size_nm : float or None
+        Overrides the stack's pixel size.
+    """
+
+    section_thickness_nm: float | None = setting(
+        None, min=0, min_open=True, unit="nm", help="With --rois: section thickness",
+        default_text="the stack's own")
+    min_count: float = setting(0.1, min=0, flag="--threshold",
+                               help="The least count a pixel keeps")
+    batch_size: int = setting(8, min=1, help="Tiles per model call")
+    rois_per_task: int = setting(64, min=1, help="ROI tiles per task")
+    pixel_size_nm: float | None = setting(None, min=0, min_open=True, unit="nm",
+                                          help="Override the stack's pixel size",
+                                          default_text="the stack's")
 
 
 def check_geometry(store: Any, meta: dict, settings: PredictSettings, *, path: str) -> float:
@@ -102,6 +133,48 @@ def check_geometry(store: Any, meta: dict, settings: PredictSettings, *, path: s
         raise InputError("this model takes several input channels; movies have one",
                          path=path)
     return pixel_size(store, meta, settings.pixel_size_nm, path=path)
+
+
+def check_stack(store, meta: dict, rois: pd.DataFrame, settings: StackSettings, *,
+                path: str, model: str | None = None) -> tuple[float, float]:
+    """``(pixel_size_nm, section_thickness_nm)`` after checking stack, model and ROIs agree.
+
+    Raises
+    ------
+    InputError
+        Not a counts model; not a 3D stack; ROIs naming sections the stack lacks or
+        reaching outside its sections; no pixel size or section thickness; a pixel size
+        contradicting the model's.
+    """
+    if meta.get("model") != "counts":
+        raise InputError(f"--rois takes a counts model, this one is {meta.get('model')!r}",
+                         hint="train one with smlmscale train --model counts, or leave out "
+                              "--rois to predict a movie")
+    if store.array.ndim != 3:
+        raise InputError(f"a section stack needs 3 axes (z, y, x), got {store.axes}", path=path)
+    n, height, width = (int(s) for s in store.array.shape)
+    outside = rois[(rois["section"] >= n)]
+    if len(outside):
+        row = outside.iloc[0]
+        raise InputError(f"ROI {row['roi']} names section {row['section']} but the stack has "
+                         f"{n} sections (0-{n - 1})", path=path,
+                         hint="check that the ROI list belongs to this stack")
+    beyond = rois[(rois["x"] + rois["size"] > width) | (rois["y"] + rois["size"] > height)]
+    if len(beyond):
+        row = beyond.iloc[0]
+        raise InputError(f"ROI {row['roi']} ({row['size']} px at x {row['x']}, y {row['y']}) "
+                         f"reaches outside the {width} x {height} px sections", path=path,
+                         hint="check that the ROI list belongs to this stack")
+    channels = int((meta.get("input_shape") or [0, 0, 1])[-1])
+    if channels == 2 and not (meta.get("estimate") or {}).get("coefficients"):
+        raise InputError("the model takes the count estimate as input but its "
+                         "smlmscale.json has no estimate coefficients", path=model,
+                         hint="retrain it with smlmscale train")
+    thickness = settings.section_thickness_nm or store.attrs.get("section_thickness_nm")
+    if not thickness:
+        raise InputError("the stack does not record its section thickness", path=path,
+                         hint="pass --section-thickness NM")
+    return pixel_size(store, meta, settings.pixel_size_nm, path=path), float(thickness)
 
 
 def pixel_size(store: Any, meta: dict, override: float | None, *, path: str) -> float:
@@ -141,4 +214,5 @@ def block_settings(settings: PredictSettings, meta: dict, pixel_nm: float) -> Bl
         pixel_nm=pixel_nm, batch_size=settings.batch_size)
 
 
-__all__ = ["PredictSettings", "block_settings", "check_geometry", "pixel_size"]
+__all__ = ["PIXEL_TOLERANCE", "PredictSettings", "StackSettings", "block_settings",
+           "check_geometry", "check_stack", "pixel_size"]

@@ -30,13 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.settings import setting
 
 MODES = ("min", "median", "percentile")
 
 
 @dataclass(frozen=True)
-class BackgroundParams:
+class BackgroundParams(StepParams):
     """Parameters of ``background``.
 
     Attributes
@@ -51,20 +52,19 @@ class BackgroundParams:
         Percentile in [0, 100] for ``mode="percentile"``. Default 20.
     """
 
-    mode: str = "min"
-    window: int = 101
-    q: float = 20.0
+    settings_prefix = "background: "
 
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InputError(f"background: unknown mode {self.mode!r}",
-                             hint=f"use one of {', '.join(MODES)}")
-        if isinstance(self.window, bool) or not isinstance(self.window, int) \
-                or self.window < 1 or self.window % 2 == 0:
+    mode: str = setting("min", choices=MODES,
+                        help="Temporal minimum, or rolling median/percentile")
+    window: int = setting(101, min=1, unit="frames",
+                          message="{flag} must be an odd number of frames >= 1, got {value}",
+                          help="Rolling window, odd (median/percentile only)")
+    q: float = setting(20.0, min=0, max=100, help="Percentile (mode=percentile)")
+
+    def validate(self) -> None:
+        if self.window % 2 == 0:
             raise InputError(f"background: window must be an odd number of frames >= 1, "
                              f"got {self.window}")
-        if not 0 <= self.q <= 100:
-            raise InputError(f"background: q must be a percentile in [0, 100], got {self.q}")
 
 
 def rolling_background(block, *, half: int, q: float, left: int, right: int,
@@ -160,5 +160,5 @@ def build(movie, params: BackgroundParams, backend: Backend):
     return result
 
 
-STEP = Step(name="background", params=BackgroundParams, build=build,
+STEP = Step(name="background", params=BackgroundParams, build=build, positional="mode",
             summary="subtract the per-pixel temporal minimum, or a rolling median/percentile")

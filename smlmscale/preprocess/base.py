@@ -2,15 +2,17 @@
 
 A step module defines
 
-* a frozen dataclass of parameters with documented units and defaults
-  (validated in ``__post_init__``, raising :class:`~smlmscale.errors.InputError`);
+* a frozen :class:`StepParams` dataclass of parameters whose fields carry their
+  units, limits and defaults (checked by the shared settings check; checks across
+  parameters in ``validate``, raising :class:`~smlmscale.errors.InputError`);
 * a kernel: ``(t, y, x)`` block in, block out, computed with ``backend.xp`` and
   ``backend.ndimage`` so the same code runs on NumPy/SciPy and CuPy;
 * a graph builder ``build(movie, params, backend) -> movie``: lazy dask array in
-  and out (``map_overlap`` with a halo derived from the parameters for spatial
-  filters, reductions or overlap along t for temporal ones), never computing;
-* ``STEP = Step(name=..., params=..., build=..., summary=...)``, which
-  :mod:`~smlmscale.preprocess.registry` collects.
+  and out (:func:`~smlmscale.preprocess.overlap.map_frames_overlap`, with a halo
+  derived from the parameters, for spatial filters; reductions or overlap along t
+  for temporal ones), never computing;
+* ``STEP = Step(name=..., params=..., build=..., summary=..., positional=...)``: the
+  step's one record, which :mod:`~smlmscale.preprocess.registry` collects.
 
 The pipeline moves the movie to the device once (:meth:`Backend.to_device`),
 runs every step's graph builder on device chunks, and moves the result back to
@@ -19,35 +21,142 @@ host memory once (:meth:`Backend.to_host`) before writing.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from smlmscale.errors import InputError
+from smlmscale.settings import Settings, _hints, _meta, _split_optional, flag_of
 
-DEVICES = ("cpu", "gpu", "auto")
+
+class StepParams(Settings):
+    """Base of the steps' parameters: frozen dataclasses of :func:`~smlmscale.settings.setting`
+    fields, checked by the shared :func:`~smlmscale.settings.check`.
+
+    Values are read as ``--steps`` writes them before the shared check: text is
+    stripped and lower-cased (``mode=Percentile``), a whole float is an integer where an
+    integer is wanted (``radius=6.0``) and another float is refused as not whole, and
+    text outside a field's ``choices`` is named as unknown. Errors name a parameter as
+    ``"<step>: <name>"`` (``settings_prefix``). Checks across parameters go in
+    :meth:`validate`.
+    """
+
+    settings_prefix: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        _read_as_steps(self)
+        super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks across parameters (after every field is checked); none by default."""
+
+
+def _read_as_steps(params: Any) -> None:
+    """Read the fields of ``params`` as ``--steps`` writes them (see :class:`StepParams`)."""
+    hints = _hints(type(params))
+    for field in dataclasses.fields(params):
+        value, (kind, _) = getattr(params, field.name), _split_optional(hints[field.name])
+        flag = flag_of(params, field.name)
+        if kind is str and isinstance(value, str):
+            value = value.strip().lower()
+            choices = _meta(field).get("choices")
+            if choices is not None and value not in choices:
+                raise InputError(f"{params.settings_prefix}unknown {field.name} {value!r}",
+                                 hint=f"use one of {', '.join(choices)}", param=field.name,
+                                 flag=flag)
+        elif kind is int and isinstance(value, float):
+            if not value.is_integer():
+                raise InputError(f"{{flag}} must be a whole number, got {value!r}",
+                                 param=field.name, flag=flag)
+            value = int(value)
+        object.__setattr__(params, field.name, value)
 
 
 @dataclass(frozen=True)
 class Step:
-    """One preprocessing step.
+    """One preprocessing step: everything the pipeline and ``--steps`` need to know.
 
     Attributes
     ----------
     name : str
         As written in ``--steps`` (``"blur"``).
     params : type
-        Frozen dataclass of the step's parameters; its fields are the valid
-        parameter names and its defaults the documented defaults.
+        The :class:`StepParams` of the step; its fields are the valid parameter
+        names and its defaults the documented defaults.
     build : callable
         ``build(movie, params, backend) -> movie``: the lazy graph builder.
     summary : str
         One line for ``--help`` and error messages.
+    positional : str, optional
+        The field a bare first value sets (``blur:1.5`` is ``blur:sigma=1.5``).
+    halo_px : callable, optional
+        ``halo_px(params) -> int``: the spatial halo (y and x, px) that makes the
+        chunked result exact, for steps built on
+        :func:`~smlmscale.preprocess.overlap.map_frames_overlap`; None for the others.
     """
 
     name: str
     params: type
     build: Callable[[Any, Any, "Backend"], Any]
     summary: str
+    positional: str | None = None
+    halo_px: Callable[[Any], int] | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where kernels run: an array library and its ``ndimage``, and how chunks get there.
+
+    Attributes
+    ----------
+    name : str
+        As written in ``--device``.
+    array_module, ndimage_module : str
+        Imported when first used (CuPy only on a GPU).
+    to_device, to_host : str, optional
+        Functions of ``array_module`` moving a chunk from host memory to the device
+        and back; None where chunks stay in host memory.
+    buffered_filters : bool
+        ``ndimage`` filters read each line through a buffer, so their output may be
+        their input (SciPy), saving an allocation.
+    unavailable : callable
+        ``unavailable() -> (message, hint)`` when the device cannot be used here,
+        else None.
+    """
+
+    name: str
+    array_module: str
+    ndimage_module: str
+    to_device: str | None = None
+    to_host: str | None = None
+    buffered_filters: bool = False
+    unavailable: Callable[[], tuple[str, str] | None] = lambda: None
+
+
+def _gpu_unavailable() -> tuple[str, str] | None:
+    from smlmscale.runtime import gpu_count
+
+    if gpu_count() == 0:
+        return "--device gpu: no GPU found", "use --device cpu or auto"
+    try:
+        import cupy  # noqa: F401
+        import cupyx.scipy.ndimage  # noqa: F401
+    except ImportError:
+        return ("--device gpu needs CuPy, which is not installed",
+                "pip install 'smlmscale[gpu]', or use --device cpu")
+    return None
+
+
+#: The devices by name, and the order ``--device auto`` tries them in.
+DEVICE_TABLE = {
+    "cpu": Device("cpu", "numpy", "scipy.ndimage", buffered_filters=True),
+    "gpu": Device("gpu", "cupy", "cupyx.scipy.ndimage", to_device="asarray", to_host="asnumpy",
+                  unavailable=_gpu_unavailable),
+}
+AUTO_ORDER = ("gpu", "cpu")
+DEVICES = (*DEVICE_TABLE, "auto")
 
 
 @dataclass(frozen=True)
@@ -60,45 +169,35 @@ class Backend:
     device: str = "cpu"
 
     @property
+    def spec(self) -> Device:
+        """The :class:`Device` record."""
+        return DEVICE_TABLE[self.device]
+
+    @property
     def xp(self):
         """``numpy`` or ``cupy``."""
-        if self.device == "gpu":
-            import cupy
-
-            return cupy
-        import numpy
-
-        return numpy
+        return importlib.import_module(self.spec.array_module)
 
     @property
     def ndimage(self):
         """``scipy.ndimage`` or ``cupyx.scipy.ndimage``."""
-        if self.device == "gpu":
-            import cupyx.scipy.ndimage
-
-            return cupyx.scipy.ndimage
-        import scipy.ndimage
-
-        return scipy.ndimage
+        return importlib.import_module(self.spec.ndimage_module)
 
     def to_device(self, movie):
         """The dask array with its chunks on the device (a no-op on the CPU)."""
-        if self.device != "gpu":
-            return movie
-        import cupy
-
-        return movie.map_blocks(cupy.asarray, dtype=movie.dtype,
-                                meta=cupy.empty((0,) * movie.ndim, dtype=movie.dtype))
+        return self._move(movie, self.spec.to_device, self.xp)
 
     def to_host(self, movie):
         """The dask array with NumPy chunks again (a no-op on the CPU)."""
-        if self.device != "gpu":
-            return movie
-        import cupy
         import numpy
 
-        return movie.map_blocks(cupy.asnumpy, dtype=movie.dtype,
-                                meta=numpy.empty((0,) * movie.ndim, dtype=movie.dtype))
+        return self._move(movie, self.spec.to_host, numpy)
+
+    def _move(self, movie, function: str | None, target):
+        if function is None:
+            return movie
+        return movie.map_blocks(getattr(self.xp, function), dtype=movie.dtype,
+                                meta=target.empty((0,) * movie.ndim, dtype=movie.dtype))
 
 
 def resolve_backend(device: str = "cpu") -> Backend:
@@ -109,25 +208,13 @@ def resolve_backend(device: str = "cpu") -> Backend:
     InputError
         Unknown device, or ``"gpu"`` without a usable GPU and CuPy.
     """
-    from smlmscale.runtime import gpu_count
-
     device = device.strip().lower()
     if device not in DEVICES:
         raise InputError(f"unknown device {device!r}", hint=f"use one of {', '.join(DEVICES)}")
-    if device == "cpu":
-        return Backend("cpu")
-    has_gpu = gpu_count() > 0
-    if has_gpu:
-        try:
-            import cupy  # noqa: F401
-            import cupyx.scipy.ndimage  # noqa: F401
-        except ImportError:
-            if device == "gpu":
-                raise InputError("--device gpu needs CuPy, which is not installed",
-                                 hint="pip install 'smlmscale[gpu]', or use --device cpu"
-                                 ) from None
-            return Backend("cpu")
-        return Backend("gpu")
-    if device == "gpu":
-        raise InputError("--device gpu: no GPU found", hint="use --device cpu or auto")
-    return Backend("cpu")
+    for name in AUTO_ORDER if device == "auto" else (device,):
+        problem = DEVICE_TABLE[name].unavailable()
+        if problem is None:
+            return Backend(name)
+        if device != "auto":
+            raise InputError(problem[0], hint=problem[1])
+    raise InputError("no device is usable")  # the CPU always is: not reached

@@ -2,28 +2,24 @@
 
 Each frame equals ``scipy.ndimage.gaussian_filter(frame, sigma, mode="reflect",
 truncate=truncate)`` (floating point): the same separable 1-D passes, y then x.
-The Dask layer is one ``map_overlap`` whose halo is the kernel radius
-``int(truncate * sigma + 0.5)`` px (SciPy's) between chunks and nothing at the
-image edges (``boundary="none"``): a block at an edge ends where the image
-ends, and the kernel's own ``mode="reflect"`` treats it as SciPy treats the
-whole frame, so chunk borders are invisible. An axis held in one chunk gets no
-halo; an axis split into chunks but shorter than the radius is merged into one
-chunk; chunks are otherwise kept.
+The Dask layer is :func:`~smlmscale.preprocess.overlap.map_frames_overlap` with a
+halo of the kernel radius ``int(truncate * sigma + 0.5)`` px (SciPy's): chunk
+borders are invisible, chunks are kept.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.preprocess.overlap import map_frames_overlap
+from smlmscale.settings import setting
 
 
 @dataclass(frozen=True)
-class BlurParams:
+class BlurParams(StepParams):
     """Parameters of ``blur`` (``blur:1.5`` is ``blur:sigma=1.5``).
 
     Attributes
@@ -37,20 +33,24 @@ class BlurParams:
         Default 4.0.
     """
 
-    sigma: float = 1.0
-    truncate: float = 4.0
+    settings_prefix = "blur: "
 
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.sigma) and self.sigma > 0):
-            raise InputError(f"blur: sigma must be > 0 (px), got {self.sigma}")
-        if not (math.isfinite(self.truncate) and self.truncate > 0):
-            raise InputError(f"blur: truncate must be > 0 (standard deviations), "
-                             f"got {self.truncate}")
+    sigma: float = setting(1.0, min=0, min_open=True, unit="px",
+                           message="{flag} must be > 0 (px), got {value}",
+                           help="Standard deviation of the Gaussian (y and x)")
+    truncate: float = setting(4.0, min=0, min_open=True, unit="standard deviations",
+                              message="{flag} must be > 0 (standard deviations), got {value}",
+                              help="Kernel half-width")
 
     @property
     def radius_px(self) -> int:
         """Kernel radius (and halo) in px, as SciPy computes it."""
         return int(self.truncate * self.sigma + 0.5)
+
+
+def halo_px(params: BlurParams) -> int:
+    """Halo in px that makes chunked results exact: the kernel radius."""
+    return params.radius_px
 
 
 def gaussian_frames(block, *, sigma: float, truncate: float, backend: Backend = Backend()):
@@ -84,7 +84,7 @@ def gaussian_frames(block, *, sigma: float, truncate: float, backend: Backend = 
     # Integers are converted as the first pass reads them (exactly, as astype would).
     out = ndimage.gaussian_filter1d(block, sigma, axis=1, mode="reflect", truncate=truncate,
                                     output=dtype)
-    if backend.device == "gpu":
+    if not backend.spec.buffered_filters:
         return ndimage.gaussian_filter1d(out, sigma, axis=2, mode="reflect", truncate=truncate)
     # SciPy filters line by line through a buffer, so the second pass may write in place,
     # as scipy.ndimage.gaussian_filter does: one chunk-sized allocation instead of three.
@@ -95,23 +95,11 @@ def gaussian_frames(block, *, sigma: float, truncate: float, backend: Backend = 
 def build(movie, params: BlurParams, backend: Backend):
     """Lazy ``blur`` of a ``(t, y, x)`` dask array; chunks kept (see the module notes)."""
     dtype = np.promote_types(movie.dtype, np.float32)  # the kernel converts as it filters
-    meta = backend.xp.empty((0,) * movie.ndim, dtype=dtype)
-    radius = params.radius_px
-    original = movie.chunks
-    for axis in (1, 2):
-        if movie.numblocks[axis] > 1 and radius >= movie.shape[axis]:
-            movie = movie.rechunk({axis: -1})
-    depth = {0: 0, **{axis: radius if movie.numblocks[axis] > 1 else 0 for axis in (1, 2)}}
-    kwargs = dict(sigma=float(params.sigma), truncate=float(params.truncate), backend=backend,
-                  dtype=dtype, meta=meta)
-    if depth[1] == depth[2] == 0:
-        result = movie.map_blocks(gaussian_frames, **kwargs)
-    else:
-        result = movie.map_overlap(gaussian_frames, depth=depth, boundary="none", **kwargs)
-    if result.chunks != original:  # merged above, or by dask (chunks smaller than the halo)
-        result = result.rechunk(original)
-    return result
+    return map_frames_overlap(gaussian_frames, movie, halo_px=halo_px(params), dtype=dtype,
+                              meta=backend.xp.empty((0,) * movie.ndim, dtype=dtype),
+                              sigma=float(params.sigma), truncate=float(params.truncate),
+                              backend=backend)
 
 
-STEP = Step(name="blur", params=BlurParams, build=build,
+STEP = Step(name="blur", params=BlurParams, build=build, positional="sigma", halo_px=halo_px,
             summary="Gaussian blur of each frame, sigma in px (y, x only)")

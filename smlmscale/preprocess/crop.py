@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.settings import setting
 
-Range = tuple  # (start or None, stop or None)
+Range = tuple[int | None, int | None]  # (start or None, stop or None)
 
 
 def as_range(name: str, value) -> Range | None:
@@ -62,7 +63,7 @@ def _end(name: str, value, part) -> int | None:
 
 
 @dataclass(frozen=True)
-class CropParams:
+class CropParams(StepParams):
     """Parameters of ``crop`` (no positional shorthand).
 
     Attributes
@@ -74,14 +75,23 @@ class CropParams:
         Range of rows / columns, px. Default: all.
     """
 
-    t: Range | None = None
-    z: Range | None = None
-    y: Range | None = None
-    x: Range | None = None
+    settings_prefix = "crop: "
+
+    t: Range | None = setting(None, unit="frames", help="Range of frames start:stop",
+                              default_text="all")
+    z: Range | None = setting(None, unit="sections", help="Range of sections (same axis as t)",
+                              default_text="all")
+    y: Range | None = setting(None, unit="px", help="Range of rows start:stop",
+                              default_text="all")
+    x: Range | None = setting(None, unit="px", help="Range of columns start:stop",
+                              default_text="all")
 
     def __post_init__(self) -> None:
-        for name in ("t", "z", "y", "x"):
+        for name in ("t", "z", "y", "x"):  # "0:256", [0, 256]: read before the checks
             object.__setattr__(self, name, as_range(name, getattr(self, name)))
+        super().__post_init__()
+
+    def validate(self) -> None:
         if self.t is not None and self.z is not None:
             raise InputError("crop: t and z name the same (first) axis", hint="give one")
         if all(getattr(self, name) is None for name in ("t", "z", "y", "x")):
@@ -120,5 +130,5 @@ def build(movie, params: CropParams, backend: Backend):
     return movie[params.slices(movie.shape)]
 
 
-STEP = Step(name="crop", params=CropParams, build=build,
+STEP = Step(name="crop", params=CropParams, build=build, positional=None,
             summary="keep frames t=start:stop and/or rows y=, columns x= (start:stop, 0-based)")

@@ -175,15 +175,21 @@ def _filter_rows(op: Callable, padded: np.ndarray, widths: list[int], buffers: _
     return result
 
 
-def _filter_square(op: Callable, padded: np.ndarray, radius: int, buffers: _Buffers,
+def _filter_square(op: Callable, padded: np.ndarray, widths: list[int], buffers: _Buffers,
                    tag: str, out: np.ndarray | None = None) -> np.ndarray:
-    """Erosion/dilation by a ``(2 r + 1)`` square: separable running extrema."""
+    """Erosion/dilation by a ``(2 r + 1)`` square (``widths``: ``r`` per row): separable
+    running extrema."""
+    radius = len(widths) // 2
     along_x = _running_extrema(op, padded, [radius], -1, buffers, tag + "x")[radius]
     result = _running_extrema(op, along_x, [radius], -2, buffers, tag + "y")[radius]
     if out is None:
         return result
     np.copyto(out, result)
     return out
+
+
+#: Erosion/dilation by each footprint kind, from the footprint's row half-widths.
+_FILTERS = {"disk": _filter_rows, "square": _filter_square}
 
 
 def _pad_symmetric(frames: np.ndarray, pad: int, buffers: _Buffers) -> np.ndarray:
@@ -228,6 +234,7 @@ def grey_opening(frames: np.ndarray, *, radius: int, footprint: str = "disk") ->
     if flat.size == 0:
         return flat.copy().reshape(shape)
     widths = row_half_widths(footprint_array(footprint, radius))
+    by_rows = _FILTERS[footprint]
     pad = 2 * radius
     out = np.empty_like(flat)
     buffers = _Buffers(flat.dtype)
@@ -235,37 +242,18 @@ def grey_opening(frames: np.ndarray, *, radius: int, footprint: str = "disk") ->
     group = max(1, GROUP_BYTES // padded_bytes)
     for start in range(0, flat.shape[0], group):
         block = _pad_symmetric(flat[start:start + group], pad, buffers)
-        target = out[start:start + group]
-        if footprint == "square":
-            eroded = _filter_square(np.minimum, block, radius, buffers, "erode")
-            _filter_square(np.maximum, eroded, radius, buffers, "dilate", out=target)
-        else:
-            eroded = _filter_rows(np.minimum, block, widths, buffers, "erode")
-            _filter_rows(np.maximum, eroded, widths, buffers, "dilate", out=target)
+        eroded = by_rows(np.minimum, block, widths, buffers, "erode")
+        by_rows(np.maximum, eroded, widths, buffers, "dilate", out=out[start:start + group])
     return out.reshape(shape)
 
 
 def white_tophat(frames: np.ndarray, *, radius: int, footprint: str = "disk") -> np.ndarray:
     """White top-hat of each frame (frame minus its grey opening), identical to SciPy's.
 
-    Parameters
-    ----------
-    frames : numpy.ndarray
-        ``(..., y, x)``; any integer or float dtype. Never mixes frames.
-    radius : int
-        Footprint radius in px, >= 1.
-    footprint : {"disk", "square"}
-        See :func:`footprint_array`.
-
-    Returns
-    -------
-    numpy.ndarray
-        Same shape and dtype, exactly equal to
-        ``scipy.ndimage.white_tophat(frame, footprint=footprint_array(footprint,
-        radius))`` with SciPy's default ``mode="reflect"``, per frame, for every
-        input without NaN and with both frame axes of 1 or more than
-        ``radius / 4`` px (see the module docstring). The opening is never above
-        the frame, so unsigned integers do not wrap.
+    Parameters are those of :func:`grey_opening`. Returns the same shape and dtype,
+    equal to ``scipy.ndimage.white_tophat`` with the same footprint and boundary, per
+    frame, with the same exceptions. The opening is never above the frame, so unsigned
+    integers do not wrap.
 
     Examples
     --------

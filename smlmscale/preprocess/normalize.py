@@ -22,19 +22,19 @@ being held in memory until they are known.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.settings import default_of, setting
 
 MODES = ("frame", "global", "meanstd")
 
 
 @dataclass(frozen=True)
-class NormalizeParams:
+class NormalizeParams(StepParams):
     """Parameters of ``normalize``.
 
     Attributes
@@ -53,33 +53,26 @@ class NormalizeParams:
         units); default: the movie's standard deviation.
     """
 
-    mode: str = "frame"
-    subtract: float = 0.0
-    divide: float = 1.0
-    mean: float | None = None
-    std: float | None = None
+    settings_prefix = "normalize: "
 
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InputError(f"normalize: unknown mode {self.mode!r}",
-                             hint=f"use one of {', '.join(MODES)}")
-        if not math.isfinite(self.subtract):
-            raise InputError(f"normalize: subtract must be a finite number, got {self.subtract}")
-        if not math.isfinite(self.divide) or self.divide == 0:
+    mode: str = setting("frame", choices=MODES, help="Per frame, global, or mean/std")
+    subtract: float = setting(0.0, unit="image units", help="Subtracted first (mode=global)")
+    divide: float = setting(1.0, unit="image units", help="Then divided by (mode=global)")
+    mean: float | None = setting(None, unit="image units", help="Mean (mode=meanstd)",
+                                 default_text="the movie's")
+    std: float | None = setting(None, min=0, min_open=True, unit="image units",
+                                message="{flag} must be > 0, got {value}",
+                                help="Standard deviation (mode=meanstd)",
+                                default_text="the movie's")
+
+    def validate(self) -> None:
+        if self.divide == 0:
             raise InputError(f"normalize: divide must be a non-zero number, got {self.divide}")
-        if self.mean is not None and not math.isfinite(self.mean):
-            raise InputError(f"normalize: mean must be a finite number, got {self.mean}")
-        if self.std is not None and not (math.isfinite(self.std) and self.std > 0):
-            raise InputError(f"normalize: std must be > 0, got {self.std}")
-        given = [name for name, default in (("subtract", 0.0), ("divide", 1.0))
-                 if getattr(self, name) != default]
-        if self.mode != "global" and given:
-            raise InputError(f"normalize: {', '.join(given)} only apply to mode=global",
-                             hint=f"add mode=global or drop {', '.join(given)}")
-        given = [name for name in ("mean", "std") if getattr(self, name) is not None]
-        if self.mode != "meanstd" and given:
-            raise InputError(f"normalize: {', '.join(given)} only apply to mode=meanstd",
-                             hint=f"add mode=meanstd or drop {', '.join(given)}")
+        for mode, names in (("global", ("subtract", "divide")), ("meanstd", ("mean", "std"))):
+            given = [name for name in names if getattr(self, name) != default_of(self, name)]
+            if self.mode != mode and given:
+                raise InputError(f"normalize: {', '.join(given)} only apply to mode={mode}",
+                                 hint=f"add mode={mode} or drop {', '.join(given)}")
 
 
 def scale_shift(block, shift, scale):
@@ -125,5 +118,5 @@ def build(movie, params: NormalizeParams, backend: Backend):
     return movie.map_blocks(scale_shift, shift, scale, dtype=dtype, meta=meta)
 
 
-STEP = Step(name="normalize", params=NormalizeParams, build=build,
+STEP = Step(name="normalize", params=NormalizeParams, build=build, positional="mode",
             summary="per-frame [0, 1], global (x - subtract) / divide, or (x - mean) / std")

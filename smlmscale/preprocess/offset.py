@@ -11,17 +11,17 @@ Elementwise: one ``map_blocks``, no halo, chunking unchanged.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.settings import setting
 
 
 @dataclass(frozen=True)
-class OffsetParams:
+class OffsetParams(StepParams):
     """Parameters of ``offset`` (``offset:100`` is ``offset:baseline=100``).
 
     Attributes
@@ -41,23 +41,18 @@ class OffsetParams:
         Default 1.
     """
 
-    baseline: float
-    e_per_adu: float | None = None
-    em_gain: float = 1.0
-    qe: float = 1.0
+    settings_prefix = "offset: "
 
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.baseline):
-            raise InputError(f"offset: baseline must be a finite number of ADU, "
-                             f"got {self.baseline}")
-        if self.e_per_adu is not None and not (math.isfinite(self.e_per_adu)
-                                               and self.e_per_adu > 0):
-            raise InputError(f"offset: e_per_adu must be > 0 (electrons per ADU), "
-                             f"got {self.e_per_adu}")
-        if not (math.isfinite(self.em_gain) and self.em_gain >= 1):
-            raise InputError(f"offset: em_gain must be >= 1, got {self.em_gain}")
-        if not 0 < self.qe <= 1:
-            raise InputError(f"offset: qe must be in (0, 1], got {self.qe}")
+    baseline: float = setting(unit="ADU", help="Camera baseline subtracted from every pixel")
+    e_per_adu: float | None = setting(
+        None, min=0, min_open=True, unit="electrons per ADU",
+        message="{flag} must be > 0 (electrons per ADU), got {value}",
+        help="Conversion gain; when given, the output is in photons")
+    em_gain: float = setting(1.0, min=1, help="EMCCD gain (1 for sCMOS/CCD); needs e_per_adu")
+    qe: float = setting(1.0, min=0, min_open=True, max=1, unit="electrons per photon",
+                        help="Quantum efficiency; needs e_per_adu")
+
+    def validate(self) -> None:
         if self.e_per_adu is None and (self.em_gain != 1 or self.qe != 1):
             raise InputError("offset: em_gain and qe convert ADU to photons, which needs "
                              "e_per_adu", hint="give e_per_adu=... (electrons per ADU)")
@@ -107,5 +102,5 @@ def build(movie, params: OffsetParams, backend: Backend):
                             meta=backend.xp.empty((0,) * movie.ndim, dtype=dtype))
 
 
-STEP = Step(name="offset", params=OffsetParams, build=build,
+STEP = Step(name="offset", params=OffsetParams, build=build, positional="baseline",
             summary="subtract the camera baseline (ADU); with e_per_adu, em_gain, qe: photons")

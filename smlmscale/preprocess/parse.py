@@ -6,13 +6,15 @@ optionally ``:`` and comma-separated ``key=value`` parameters::
     offset:100; background:min; blur:sigma=1.0; tophat:radius=10;
     normalize:mode=global,subtract=0,divide=250
 
-A bare first value is the step's positional shorthand (:data:`POSITIONAL`):
-``offset`` -> ``baseline``, ``background`` -> ``mode``, ``saturate`` ->
-``knee``, ``blur`` -> ``sigma``, ``tophat`` -> ``radius``, ``normalize`` ->
-``mode``, ``sum`` -> ``frames``; ``crop`` has none. Values are read as int,
-float, bool (``true``/``false``/``yes``/``no``), ``none``/``null`` or text;
-ranges such as ``y=0:256`` stay text and the ``crop`` step reads them, then
-numbers are converted to the field's type (``blur:sigma=2`` is 2.0).
+A bare first value is the step's positional shorthand (its record's
+``positional``, collected in :data:`POSITIONAL`): ``offset`` -> ``baseline``,
+``background`` -> ``mode``, ``saturate`` -> ``knee``, ``blur`` -> ``sigma``,
+``tophat`` -> ``radius``, ``normalize`` -> ``mode``, ``sum`` -> ``frames``; ``crop``
+has none. Values are read as int, float, bool (``true``/``false``/``yes``/``no``),
+``none``/``null`` or text (:func:`parse_value`); ranges such as ``y=0:256`` stay text
+and the ``crop`` step reads them. The step's parameters are then built by its
+params class (:meth:`~smlmscale.settings.Settings.from_mapping`), which converts
+numbers to the field's type (``blur:sigma=2`` is 2.0) and checks them.
 
 A file (``@path``; ``.json`` is read as JSON, anything else as YAML) holds a
 list of steps, or a mapping with that list under ``steps``; each entry is one
@@ -36,16 +38,15 @@ import dataclasses
 import json
 import os
 import re
-import types
-import typing
 from typing import Any
 
 from smlmscale.errors import InputError
 from smlmscale.preprocess.base import Step
+from smlmscale.preprocess.registry import steps as registered_steps
 
-#: The field a bare first value sets, per step.
-POSITIONAL = {"offset": "baseline", "background": "mode", "saturate": "knee", "blur": "sigma",
-              "tophat": "radius", "normalize": "mode", "sum": "frames"}
+#: The field a bare first value sets, per step (from the step records).
+POSITIONAL = {name: step.positional for name, step in registered_steps().items()
+              if step.positional}
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _INT = re.compile(r"^[-+]?[0-9]+$")
@@ -188,25 +189,21 @@ def make_step(name: str, values: dict, *, available: dict[str, Step] | None = No
         Unknown step or parameter, a positional value for a step without one, a
         missing required parameter, or a value of the wrong type or range.
     """
-    if available is None:
-        from smlmscale.preprocess.registry import steps
-
-        available = steps()
-    if not _NAME.match(name or "") or name not in available:
+    available = registered_steps() if available is None else available
+    step = available.get(name) if _NAME.match(name or "") else None
+    if step is None:
         raise InputError(f"unknown step {name!r}",
                          hint=f"valid steps: {', '.join(available)}")
-    step = available[name]
     fields = {f.name: f for f in dataclasses.fields(step.params)}
     valid = ", ".join(fields)
     values = dict(values)
     if None in values:
-        positional = POSITIONAL.get(name)
-        if positional not in fields:
+        if step.positional is None:
             raise InputError(f"{name} takes no bare value", hint=f"write key=value with one "
                                                                  f"of: {valid}")
-        if positional in values:
-            raise InputError(f"{name}: {positional} is given twice (bare and by name)")
-        values[positional] = values.pop(None)
+        if step.positional in values:
+            raise InputError(f"{name}: {step.positional} is given twice (bare and by name)")
+        values[step.positional] = values.pop(None)
     unknown = [key for key in values if key not in fields]
     if unknown:
         raise InputError(f"{name}: unknown parameter {unknown[0]!r}",
@@ -214,23 +211,13 @@ def make_step(name: str, values: dict, *, available: dict[str, Step] | None = No
     missing = [f.name for f in fields.values() if f.name not in values
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
-        example = f"{name}:{missing[0]}=..."
-        raise InputError(f"{name}: {missing[0]} is required", hint=f"e.g. {example}")
-    hints = _type_hints(step.params)
-    kwargs = {key: _coerce(name, key, value, hints.get(key)) for key, value in values.items()}
-    return step, step.params(**kwargs)
+        raise InputError(f"{name}: {missing[0]} is required", hint=f"e.g. {name}:{missing[0]}=...")
+    return step, step.params.from_mapping(values)
 
 
 def steps_to_dicts(steps: list[tuple[Step, Any]]) -> list[dict[str, Any]]:
     """``[{"step": name, **params}]``: JSON-safe, and a valid steps file (provenance)."""
-    out = []
-    for step, params in steps:
-        entry = {"step": step.name}
-        for field in dataclasses.fields(params):
-            value = getattr(params, field.name)
-            entry[field.name] = list(value) if isinstance(value, tuple) else value
-        out.append(entry)
-    return out
+    return [{"step": step.name, **params.to_mapping()} for step, params in steps]
 
 
 def format_steps(steps: list[tuple[Step, Any]]) -> str:
@@ -247,47 +234,13 @@ def format_steps(steps: list[tuple[Step, Any]]) -> str:
         for field in dataclasses.fields(params):
             value = getattr(params, field.name)
             if (field.default is not dataclasses.MISSING and value == field.default
-                    and field.name != POSITIONAL.get(step.name)):
+                    and field.name != step.positional):
                 continue
             if isinstance(value, tuple):
                 value = ":".join("" if end is None else str(end) for end in value)
             args.append(f"{field.name}={str(value).lower() if isinstance(value, bool) else value}")
         parts.append(step.name + (":" + ",".join(args) if args else ""))
     return "; ".join(parts)
-
-
-def _type_hints(params: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(params)
-    except Exception:  # noqa: BLE001 - unresolvable annotations: no conversion
-        return {}
-
-
-def _coerce(step: str, key: str, value: Any, hint: Any) -> Any:
-    """``value`` converted to the field's annotated type where that is lossless."""
-    if hint is None:
-        return value
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) \
-        or typing.get_origin(hint) is typing.Union else (hint,)
-    if value is None:
-        if type(None) in options:
-            return None
-        raise InputError(f"{step}: {key} needs a value")
-    for option in options:
-        if option is bool and isinstance(value, bool):
-            return value
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if option is int and not isinstance(value, bool):
-            if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-                return int(value)
-        if option is str and isinstance(value, str):
-            return value.strip().lower()
-        if option not in (bool, float, int, str, type(None)):
-            return value  # tuples, literals...: the step checks them
-    kinds = {bool: "true or false", float: "a number", int: "a whole number", str: "text"}
-    wanted = " or ".join(kinds.get(o, str(o)) for o in options if o is not type(None))
-    raise InputError(f"{step}: {key} must be {wanted}, got {value!r}")
 
 
 def _load_yaml(handle) -> Any:

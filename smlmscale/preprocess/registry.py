@@ -1,8 +1,9 @@
-"""All preprocessing steps by name."""
+"""All preprocessing steps by name: each step module's one ``STEP`` record."""
 
 from __future__ import annotations
 
 import importlib
+from functools import cache
 
 from smlmscale.preprocess.base import Step
 
@@ -11,10 +12,12 @@ STEP_MODULES = ("offset", "background", "saturate", "blur", "tophat", "normalize
                 "crop")
 
 
+@cache
+def _records() -> tuple[Step, ...]:
+    return tuple(importlib.import_module(f"smlmscale.preprocess.{module}").STEP
+                 for module in STEP_MODULES)
+
+
 def steps() -> dict[str, Step]:
     """Every step by name."""
-    found = {}
-    for module in STEP_MODULES:
-        step = importlib.import_module(f"smlmscale.preprocess.{module}").STEP
-        found[step.name] = step
-    return found
+    return {step.name: step for step in _records()}

@@ -1,16 +1,18 @@
 """Preprocessing orchestration: an OME-Zarr movie or section stack -> a filtered OME-Zarr.
 
 :func:`pipeline_graph` chains the steps' graph builders into one lazy graph
-(moved to the device once, back to the host once); :func:`preprocess_store`
-reads the input store with its own chunks, runs that graph on the Dask cluster
-one output chunk per write task, and builds the output in ``OUT.partial``,
-renamed to ``OUT`` only once every chunk is written.
+(moved to the device once, back to the host once). :func:`prepare_preprocess`
+makes every check before a cluster starts: it parses the steps, opens the input
+store's header, chooses the device, checks the output and builds that graph over
+the input's own chunks (lazily). :func:`run_preprocess` runs it on the Dask
+cluster, one output chunk per write task, and builds the output through
+:func:`~smlmscale.io.outputs.staged_output`: in ``OUT.partial``, renamed to ``OUT``
+only once every chunk is written (nothing to resume: a failed run leaves nothing).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -21,7 +23,7 @@ from smlmscale import __version__
 from smlmscale.errors import InputError
 from smlmscale.io.chunk_writer import ProgressCallback, write_chunks
 from smlmscale.io.ome_zarr import create_image_store, open_image_store, update_smlmscale_attrs
-from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
+from smlmscale.io.outputs import check_output, staged_output, utc_now
 from smlmscale.preprocess.base import Backend, Step, resolve_backend
 from smlmscale.preprocess.parse import format_steps, parse_steps, steps_to_dicts
 
@@ -29,8 +31,43 @@ StepList = Sequence[tuple[Step, Any]]
 
 
 @dataclass(frozen=True)
+class PreprocessPlan:
+    """A checked preprocessing run, ready to run (:func:`prepare_preprocess`).
+
+    Attributes
+    ----------
+    store : ImageStore
+        The input store (its header; pixels are read by the graph).
+    output : str
+        The OME-Zarr store to create (absolute).
+    steps : list of (Step, params)
+    backend : Backend
+    dtype : numpy.dtype
+        Of the output.
+    graph : dask.array.Array
+        The lazy result, in output chunks.
+    chunks : tuple of int
+        The output store's chunk shape.
+    overwrite : bool
+    compressor : str
+    command : str or None
+    """
+
+    store: Any
+    output: str
+    steps: list
+    backend: Backend
+    dtype: np.dtype
+    graph: Any
+    chunks: tuple[int, ...]
+    overwrite: bool = False
+    compressor: str = "zstd"
+    command: str | None = None
+
+
+@dataclass(frozen=True)
 class PreprocessResult:
-    """What :func:`preprocess_store` wrote.
+    """What :func:`run_preprocess` wrote.
 
     Attributes
     ----------
@@ -138,29 +175,21 @@ def output_chunks(in_shape: tuple[int, ...], in_chunks: tuple[int, ...], out) ->
                  for c, n, m, oc in zip(in_chunks, out.shape, in_shape, out.chunks))
 
 
-def preprocess_store(input: str | os.PathLike, output: str | os.PathLike, *,
-                     steps: str | StepList, client=None, device: str | Backend = "cpu",
-                     dtype: Any = "float32", overwrite: bool = False,
-                     command: str | None = None, compressor: str = "zstd",
-                     progress: ProgressCallback | None = None) -> PreprocessResult:
-    """Preprocess an OME-Zarr movie (``t,y,x``) or section stack (``z,y,x``) into a new one.
+def prepare_preprocess(input: str | os.PathLike, output: str | os.PathLike, *,
+                       steps: str | StepList, device: str | Backend = "cpu",
+                       dtype: Any = "float32", overwrite: bool = False,
+                       command: str | None = None, compressor: str = "zstd") -> PreprocessPlan:
+    """Check a preprocessing run before a cluster starts, and build its lazy graph.
 
     Parameters
     ----------
     input : str or os.PathLike
-        OME-Zarr image store; read with its own chunks.
+        OME-Zarr image store, movie (``t,y,x``) or section stack (``z,y,x``); read
+        with its own chunks.
     output : str or os.PathLike
-        OME-Zarr store to create: same axes, pixel size and Zarr format, the
-        input's chunk shape (along an axis that ``sum``/``crop`` resized, the
-        graph's own chunking), ``compressor``; the group attribute
-        ``"smlmscale"`` holds the input's provenance plus ``preprocess`` (the
-        steps, as a valid steps file: ``[{"step": name, **params}]``, after any
-        steps the input already had), ``device``, ``input``, ``version``,
-        ``command``.
+        OME-Zarr store to create (see :func:`run_preprocess`).
     steps : str or sequence of (Step, params)
         ``--steps`` text (inline or ``@file``) or parsed steps.
-    client : distributed.Client, optional
-        Where the work runs; ``None`` uses the current Dask scheduler.
     device : {"cpu", "gpu", "auto"} or Backend
         NumPy/SciPy, or CuPy on a GPU (checked on this machine).
     dtype : str or numpy.dtype
@@ -170,22 +199,20 @@ def preprocess_store(input: str | os.PathLike, output: str | os.PathLike, *,
     command : str, optional
         The command line, recorded as provenance.
     compressor : {"zstd", "lz4", "none"}
-    progress : callable, optional
-        ``progress(chunks_done, chunks_total, bytes_done)`` as chunks are written.
 
     Returns
     -------
-    PreprocessResult
+    PreprocessPlan
 
     Raises
     ------
     InputError
-        Bad steps, dtype or device; the input is not a 3-D OME-Zarr image; the
-        output exists without ``overwrite``.
+        Bad steps, dtype or device; the output exists without ``overwrite``; the
+        input is not a 3-D OME-Zarr image; a step that does not fit the input
+        (``sum`` of more frames than it has).
     """
     import dask.array as da
 
-    started = time.perf_counter()
     parsed = parse_steps(steps) if isinstance(steps, str) else list(steps)
     if not parsed:
         raise InputError("no preprocessing steps given")
@@ -199,27 +226,68 @@ def preprocess_store(input: str | os.PathLike, output: str | os.PathLike, *,
     movie = da.from_zarr(store.array)
     result = cast(pipeline_graph(movie, parsed, backend), dtype)
     chunks = output_chunks(movie.shape, store.array.chunks, result)
-    result = result.rechunk(chunks)
-    final, partial = os.path.abspath(os.fspath(output)), partial_path(output)
-    if os.path.exists(partial):
-        shutil.rmtree(partial)
-    create_image_store(partial, shape=result.shape, dtype=dtype, chunks=chunks,
-                       compressor=compressor, axes=store.axes, pixel_size_nm=store.pixel_size_nm,
-                       zarr_format=store.array.metadata.zarr_format,
-                       attrs=_provenance(store, parsed, backend, dtype, command))
-    try:
-        written = write_chunks(result, partial, client=client, name="preprocess-store",
-                               progress=progress)
-    except BaseException:  # nothing to resume: leave no partial output behind
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    seconds = time.perf_counter() - started
-    update_smlmscale_attrs(partial, completed=utc_now(), seconds=round(seconds, 3))
-    move_into_place(partial, final)
+    return PreprocessPlan(store=store, output=os.path.abspath(os.fspath(output)), steps=parsed,
+                          backend=backend, dtype=dtype, graph=result.rechunk(chunks),
+                          chunks=chunks, overwrite=overwrite, compressor=compressor,
+                          command=command)
+
+
+def run_preprocess(plan: PreprocessPlan, *, client=None,
+                   progress: ProgressCallback | None = None) -> PreprocessResult:
+    """Run a plan: write its graph, chunk by chunk on the cluster, into a new OME-Zarr.
+
+    Parameters
+    ----------
+    plan : PreprocessPlan
+        From :func:`prepare_preprocess`.
+    client : distributed.Client, optional
+        Where the work runs; ``None`` uses the current Dask scheduler.
+    progress : callable, optional
+        ``progress(chunks_done, chunks_total, bytes_done)`` as chunks are written.
+
+    Returns
+    -------
+    PreprocessResult
+        The output has the input's axes, pixel size and Zarr format, the input's chunk
+        shape (along an axis that ``sum``/``crop`` resized, the graph's own chunking)
+        and ``plan.compressor``; the group attribute ``"smlmscale"`` holds the input's
+        provenance plus ``preprocess`` (the steps, as a valid steps file:
+        ``[{"step": name, **params}]``, after any steps the input already had),
+        ``device``, ``input``, ``version``, ``command``.
+    """
+    started = time.perf_counter()
+    store, result = plan.store, plan.graph
+    with staged_output(plan.output, overwrite=plan.overwrite) as staged:
+        create_image_store(staged.path, shape=result.shape, dtype=plan.dtype, chunks=plan.chunks,
+                           compressor=plan.compressor, axes=store.axes,
+                           pixel_size_nm=store.pixel_size_nm,
+                           zarr_format=store.array.metadata.zarr_format,
+                           attrs=_provenance(store, plan.steps, plan.backend, plan.dtype,
+                                             plan.command))
+        written = write_chunks(result, str(staged.path), client=client,
+                               name="preprocess-store", progress=progress)
+        seconds = time.perf_counter() - started
+        update_smlmscale_attrs(staged.path, completed=utc_now(), seconds=round(seconds, 3))
     return PreprocessResult(
-        path=final, input_path=os.path.abspath(store.path), steps=format_steps(parsed),
-        axes=store.axes, input_shape=tuple(movie.shape), shape=tuple(result.shape), chunks=chunks,
-        dtype=str(dtype), device=backend.device, bytes_written=written, seconds=seconds)
+        path=plan.output, input_path=os.path.abspath(store.path), steps=format_steps(plan.steps),
+        axes=store.axes, input_shape=tuple(store.array.shape), shape=tuple(result.shape),
+        chunks=plan.chunks, dtype=str(plan.dtype), device=plan.backend.device,
+        bytes_written=written, seconds=seconds)
+
+
+def preprocess_store(input: str | os.PathLike, output: str | os.PathLike, *,
+                     steps: str | StepList, client=None, device: str | Backend = "cpu",
+                     dtype: Any = "float32", overwrite: bool = False,
+                     command: str | None = None, compressor: str = "zstd",
+                     progress: ProgressCallback | None = None) -> PreprocessResult:
+    """:func:`prepare_preprocess` then :func:`run_preprocess`: an OME-Zarr movie
+    (``t,y,x``) or section stack (``z,y,x``) into a new, filtered one.
+
+    Parameters are those of the two; returns :class:`PreprocessResult`.
+    """
+    plan = prepare_preprocess(input, output, steps=steps, device=device, dtype=dtype,
+                              overwrite=overwrite, command=command, compressor=compressor)
+    return run_preprocess(plan, client=client, progress=progress)
 
 
 def _provenance(store, steps: StepList, backend: Backend, dtype: np.dtype,
@@ -236,5 +304,5 @@ def _provenance(store, steps: StepList, backend: Backend, dtype: np.dtype,
             "version": __version__, "command": command, "created": utc_now()}
 
 
-__all__ = ["PreprocessResult", "cast", "output_chunks", "output_dtype", "pipeline_graph",
-           "preprocess_store"]
+__all__ = ["PreprocessPlan", "PreprocessResult", "cast", "output_chunks", "output_dtype",
+           "pipeline_graph", "prepare_preprocess", "preprocess_store", "run_preprocess"]

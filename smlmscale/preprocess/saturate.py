@@ -27,19 +27,19 @@ lazy reduction; other whole-movie percentiles are not exact in Dask, give
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.settings import setting
 
 SCOPES = ("frame", "movie")
 
 
 @dataclass(frozen=True)
-class SaturateParams:
+class SaturateParams(StepParams):
     """Parameters of ``saturate`` (``saturate:0.7`` is ``saturate:knee=0.7``).
 
     Attributes
@@ -58,22 +58,20 @@ class SaturateParams:
         ``percentile=100``). Default ``"frame"``.
     """
 
-    knee: float = 0.7
-    level: float | None = None
-    percentile: float = 100.0
-    scope: str = "frame"
+    settings_prefix = "saturate: "
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.knee < 1:
-            raise InputError(f"saturate: knee must be in [0, 1) (a fraction of the level), "
-                             f"got {self.knee}")
-        if self.level is not None and not (math.isfinite(self.level) and self.level > 0):
-            raise InputError(f"saturate: level must be > 0 (image units), got {self.level}")
-        if not 0 < self.percentile <= 100:
-            raise InputError(f"saturate: percentile must be in (0, 100], got {self.percentile}")
-        if self.scope not in SCOPES:
-            raise InputError(f"saturate: unknown scope {self.scope!r}",
-                             hint=f"use one of {', '.join(SCOPES)}")
+    knee: float = setting(0.7, min=0, max=1, max_open=True,
+                          message="{flag} must be in [0, 1) (a fraction of the level), "
+                                  "got {value}",
+                          help="Fraction of the level below which pixels are unchanged")
+    level: float | None = setting(None, min=0, min_open=True, unit="image units",
+                                  message="{flag} must be > 0 (image units), got {value}",
+                                  help="Absolute reference level", default_text="percentile")
+    percentile: float = setting(100.0, min=0, min_open=True, max=100,
+                                help="Percentile of the pixels giving the level")
+    scope: str = setting("frame", choices=SCOPES, help="Percentile of each frame or the movie")
+
+    def validate(self) -> None:
         if self.level is None and self.scope == "movie" and self.percentile != 100:
             raise InputError("saturate: scope=movie supports percentile=100 (the movie's "
                              "maximum) only", hint="use scope=frame, or give level=...")
@@ -148,5 +146,5 @@ def build(movie, params: SaturateParams, backend: Backend):
                             dtype=dtype, meta=meta)
 
 
-STEP = Step(name="saturate", params=SaturateParams, build=build,
+STEP = Step(name="saturate", params=SaturateParams, build=build, positional="knee",
             summary="soft saturation: pixels above knee * level compressed smoothly below level")

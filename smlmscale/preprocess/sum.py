@@ -12,17 +12,17 @@ each chunk is reduced on its own: no bin straddles two chunks.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.settings import setting
 
 
 @dataclass(frozen=True)
-class SumParams:
+class SumParams(StepParams):
     """Parameters of ``sum`` (``sum:10`` is ``sum:frames=10``).
 
     Attributes
@@ -34,15 +34,12 @@ class SumParams:
         every summed frame; 0 when the offset is already removed. Default 0.
     """
 
-    frames: int = 10
-    offset: float = 0.0
+    settings_prefix = "sum: "
 
-    def __post_init__(self) -> None:
-        if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < 1:
-            raise InputError(f"sum: frames must be a whole number of frames >= 1, "
-                             f"got {self.frames}")
-        if not math.isfinite(self.offset):
-            raise InputError(f"sum: offset must be a finite number (ADU), got {self.offset}")
+    frames: int = setting(10, min=1, unit="frames",
+                          message="{flag} must be a whole number of frames >= 1, got {value}",
+                          help="Frames per bin")
+    offset: float = setting(0.0, unit="ADU", help="Camera offset, subtracted N - 1 times")
 
 
 def sum_bins(block, *, frames: int, offset: float):
@@ -114,5 +111,5 @@ def build(movie, params: SumParams, backend: Backend):
                             meta=backend.xp.empty((0,) * movie.ndim, dtype=dtype))
 
 
-STEP = Step(name="sum", params=SumParams, build=build,
+STEP = Step(name="sum", params=SumParams, build=build, positional="frames",
             summary="sum bins of N frames, the camera offset subtracted N - 1 times")

@@ -14,19 +14,19 @@ with the same footprint and mode.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from functools import partial
 
-from smlmscale.errors import InputError
 from smlmscale.preprocess import morphology
-from smlmscale.preprocess.base import Backend, Step
+from smlmscale.preprocess.base import Backend, Step, StepParams
+from smlmscale.preprocess.overlap import map_frames_overlap
+from smlmscale.settings import setting
 
 METHODS = ("fast", "scipy")
 
 
 @dataclass(frozen=True)
-class TophatParams:
+class TophatParams(StepParams):
     """Parameters of the ``tophat`` step.
 
     Attributes
@@ -50,25 +50,11 @@ class TophatParams:
     'disk'
     """
 
-    radius: int = 10
-    footprint: str = "disk"
-    method: str = "fast"
+    settings_prefix = "tophat: "
 
-    def __post_init__(self) -> None:
-        radius = self.radius
-        if isinstance(radius, float) and radius.is_integer():
-            radius = int(radius)
-        if isinstance(radius, bool) or not isinstance(radius, numbers.Integral) or radius < 1:
-            raise InputError(f"tophat: radius must be a whole number of px >= 1, got {radius!r}",
-                             hint="e.g. tophat:radius=10")
-        object.__setattr__(self, "radius", int(radius))
-        for name, valid in (("footprint", morphology.FOOTPRINTS), ("method", METHODS)):
-            value = getattr(self, name)
-            value = value.strip().lower() if isinstance(value, str) else value
-            if value not in valid:
-                raise InputError(f"tophat: unknown {name} {getattr(self, name)!r}",
-                                 hint=f"use one of {', '.join(valid)}")
-            object.__setattr__(self, name, value)
+    radius: int = setting(10, min=1, unit="px", help="Footprint radius")
+    footprint: str = setting("disk", choices=morphology.FOOTPRINTS, help="Footprint shape")
+    method: str = setting("fast", choices=METHODS, help="CPU algorithm for the opening")
 
 
 def halo_px(params: TophatParams) -> int:
@@ -99,27 +85,40 @@ def tophat_kernel(block, *, params: TophatParams, backend: Backend = Backend()):
         the footprint of ``params`` and the boundary ``mode="reflect"``.
     """
     footprint = morphology.footprint_array(params.footprint, params.radius)
-    if backend.device == "gpu":
-        footprint = backend.xp.asarray(footprint[None])  # size 1 along t: frames never mix
-        return backend.ndimage.white_tophat(block, footprint=footprint, mode="reflect")
-    if params.method == "scipy":
-        out = backend.xp.empty_like(block)
-        for index, frame in enumerate(block):  # per 2-D frame, exactly as the eager loop
-            out[index] = backend.ndimage.white_tophat(frame, footprint=footprint, mode="reflect")
-        return out
+    return _KERNELS[backend.device, params.method](block, footprint, params, backend)
+
+
+def _device_tophat(block, footprint, params: TophatParams, backend: Backend):
+    """One call over the block; a footprint of size 1 along t, so frames never mix."""
+    footprint = backend.xp.asarray(footprint[None])
+    return backend.ndimage.white_tophat(block, footprint=footprint, mode="reflect")
+
+
+def _frame_by_frame(block, footprint, params: TophatParams, backend: Backend):
+    """SciPy's top-hat per 2-D frame, exactly as the eager loop."""
+    out = backend.xp.empty_like(block)
+    for index, frame in enumerate(block):
+        out[index] = backend.ndimage.white_tophat(frame, footprint=footprint, mode="reflect")
+    return out
+
+
+def _row_decomposition(block, footprint, params: TophatParams, backend: Backend):
     return morphology.white_tophat(block, radius=params.radius, footprint=params.footprint)
+
+
+#: The kernel by (device, method): on the GPU both methods are cupyx's top-hat.
+_KERNELS = {("cpu", "fast"): _row_decomposition, ("cpu", "scipy"): _frame_by_frame,
+            ("gpu", "fast"): _device_tophat, ("gpu", "scipy"): _device_tophat}
 
 
 def build(movie, params: TophatParams, backend: Backend = Backend()):
     """The lazy white top-hat of a ``(t, y, x)`` movie; never computes.
 
-    One ``map_overlap`` with depth ``(0, 2 radius, 2 radius)`` (see
-    :func:`halo_px`) and no padding at the array edges (``boundary="none"``):
-    blocks at a frame edge keep the true edge, where the kernel applies SciPy's
-    reflect boundary itself, so the result equals the per-frame eager top-hat
-    whatever the chunking. An axis held in one chunk gets no halo (whole frames
-    per chunk: a plain ``map_blocks``). The output keeps the input's chunks and
-    dtype (SciPy's top-hat keeps the dtype; the opening never exceeds the frame).
+    :func:`~smlmscale.preprocess.overlap.map_frames_overlap` with a halo of
+    ``2 radius`` px (see :func:`halo_px`): blocks at a frame edge keep the true edge,
+    where the kernel applies SciPy's reflect boundary itself, so the result equals the
+    per-frame eager top-hat whatever the chunking. The output keeps the input's chunks
+    and dtype (SciPy's top-hat keeps the dtype; the opening never exceeds the frame).
 
     Parameters
     ----------
@@ -132,22 +131,12 @@ def build(movie, params: TophatParams, backend: Backend = Backend()):
     -------
     dask.array.Array
     """
-    kernel = partial(tophat_kernel, params=params, backend=backend)
-    meta = backend.xp.empty((0,) * movie.ndim, dtype=movie.dtype)
-    # an axis held in one chunk needs no halo: the kernel sees the true edges
-    depth = {0: 0, 1: 0, 2: 0}
-    for axis in (1, 2):
-        if movie.numblocks[axis] > 1:
-            depth[axis] = halo_px(params)
-    if depth[1] == depth[2] == 0:
-        return movie.map_blocks(kernel, dtype=movie.dtype, meta=meta)
-    result = movie.map_overlap(kernel, depth=depth, boundary="none", trim=True,
-                               dtype=movie.dtype, meta=meta)
-    if result.chunks != movie.chunks:  # dask merged chunks smaller than the halo
-        result = result.rechunk(movie.chunks)
-    return result
+    return map_frames_overlap(partial(tophat_kernel, params=params, backend=backend), movie,
+                              halo_px=halo_px(params), dtype=movie.dtype,
+                              meta=backend.xp.empty((0,) * movie.ndim, dtype=movie.dtype))
 
 
-STEP = Step(name="tophat", params=TophatParams, build=build,
+STEP = Step(name="tophat", params=TophatParams, build=build, positional="radius",
+            halo_px=halo_px,
             summary="white top-hat: frame minus its grey opening (footprint disk|square, "
                     "radius px, default disk 10)")

@@ -12,13 +12,42 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from smlmscale.errors import InputError
 from smlmscale.render.image import MODES, blur, display, histogram
+from smlmscale.settings import Settings, setting
 
 FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff"}
+
+
+@dataclass(frozen=True)
+class RenderSettings(Settings):
+    """How a table is rendered.
+
+    Attributes
+    ----------
+    pixel_size_nm : float
+        Render pixel size, nm.
+    mode : {"histogram", "gaussian"}
+    sigma_nm : float
+        Gaussian width of ``gaussian`` mode, nm.
+    """
+
+    pixel_size_nm: float = setting(10.0, unit="nm", help="Render pixel size")
+    mode: str = setting("histogram", help="histogram or gaussian")
+    sigma_nm: float = setting(10.0, min=0, unit="nm", help="Gaussian width of --mode gaussian")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.pixel_size_nm > 0:
+            raise InputError(f"--pixel-size must be positive, got {self.pixel_size_nm!r}",
+                             param="pixel_size_nm")
+        if self.mode not in MODES:
+            raise InputError(f"unknown render mode {self.mode!r}", param="mode",
+                             hint=f"choose {' or '.join(MODES)}")
 
 
 @dataclass(frozen=True)
@@ -29,6 +58,22 @@ class RenderResult:
     shape: tuple[int, int]
     localizations: int
     pixel_nm: float
+
+
+@dataclass(frozen=True, eq=False)
+class RenderPlan:
+    """A checked render (:func:`prepare_render`): the ``output``, its ``format`` (``"png"``
+    or ``"tiff"``) and ``overwrite``; the table's lazy ``table`` and ``meta``;
+    ``settings``; the ``widefield`` movie (or None)."""
+
+    locs: str
+    output: Path
+    format: str
+    overwrite: bool
+    table: Any
+    meta: Any
+    settings: RenderSettings
+    widefield: str | None
 
 
 def _tree_sum(parts: list) -> object:
@@ -45,11 +90,85 @@ def _part_histogram(part, shape, pixel_nm):
                      pixel_nm=pixel_nm), len(part)
 
 
+def prepare_render(locs: str | os.PathLike, output: str | os.PathLike, *,
+                   settings: RenderSettings | None = None,
+                   widefield: str | os.PathLike | None = None,
+                   overwrite: bool = False) -> RenderPlan:
+    """Check a render (no cluster): the image format, the output, the table and movie.
+
+    Parameters
+    ----------
+    locs : str or os.PathLike
+        Any table format smlmscale reads (opened lazily).
+    output : str or os.PathLike
+        ``.png`` or ``.tif``.
+    settings : RenderSettings, optional
+    widefield : str or os.PathLike, optional
+        The movie the table came from (its header is read).
+    overwrite : bool
+
+    Raises
+    ------
+    InputError
+        Unknown image extension, an existing output, an unreadable table or movie.
+    """
+    from smlmscale.io.outputs import check_output
+    from smlmscale.io.tables import read_table_lazy
+
+    output = Path(output)
+    settings = settings or RenderSettings()
+    kind = FORMATS.get(output.suffix.lower())
+    if kind is None:
+        raise InputError("the image must be .png or .tif", path=output)
+    check_output(output, kind="file", overwrite=overwrite)
+    table, meta = read_table_lazy(locs)
+    if widefield is not None:
+        from smlmscale.io.ome_zarr import open_image_store
+
+        open_image_store(widefield)
+    return RenderPlan(locs=str(locs), table=table, meta=meta, output=output, format=kind,
+                      settings=settings, widefield=None if widefield is None else str(widefield),
+                      overwrite=overwrite)
+
+
+def run_render(plan: RenderPlan, *, client, progress=None) -> RenderResult:
+    """Render a :class:`RenderPlan` on the cluster and write the image atomically.
+
+    ``progress`` is accepted for the shape every stage shares; a render is one compute.
+
+    Raises
+    ------
+    InputError
+        An empty table, a field too large to render.
+    """
+    from dask import delayed
+
+    from smlmscale.io.outputs import staged_output
+
+    pixel_nm = plan.settings.pixel_size_nm
+    shape = _field(plan.table, plan.meta, pixel_nm, path=plan.locs)
+    parts = [delayed(_part_histogram)(p, shape, pixel_nm) for p in plan.table.to_delayed()]
+    images = _tree_sum([delayed(lambda r: r[0])(p) for p in parts])
+    counts = [delayed(lambda r: r[1])(p) for p in parts]
+    image, rows = client.compute([images, delayed(sum)(counts)], sync=True)
+    if rows == 0:
+        raise InputError("the table has no localizations", path=plan.locs)
+    if plan.settings.mode == "gaussian":
+        image = blur(image, sigma_nm=plan.settings.sigma_nm, pixel_nm=pixel_nm)
+    wide = _widefield(plan.widefield, shape, client) if plan.widefield is not None else None
+    with staged_output(plan.output, kind="file", overwrite=plan.overwrite) as staged:
+        _write(staged.path, plan.format, image, pixel_nm, wide)
+    return RenderResult(path=str(plan.output), shape=shape, localizations=int(rows),
+                        pixel_nm=float(pixel_nm))
+
+
 def render_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
                  pixel_nm: float = 10.0, mode: str = "histogram", sigma_nm: float = 10.0,
                  widefield: str | os.PathLike | None = None,
                  overwrite: bool = False) -> RenderResult:
     """Render a localization table at ``pixel_nm`` to ``.png`` or ``.tif``.
+
+    :func:`prepare_render` then :func:`run_render`.
 
     Parameters
     ----------
@@ -74,35 +193,10 @@ def render_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
         Bad pixel size or mode, unknown image extension, an existing output, an empty
         table, a field too large to render.
     """
-    from dask import delayed
-
-    from smlmscale.io.tables import read_table_lazy
-    from smlmscale.io.tables._atomic import atomic_outputs, check_outputs
-
-    output = Path(output)
-    if not (isinstance(pixel_nm, (int, float)) and math.isfinite(pixel_nm) and pixel_nm > 0):
-        raise InputError(f"--pixel-size must be positive, got {pixel_nm!r}")
-    if mode not in MODES:
-        raise InputError(f"unknown render mode {mode!r}", hint=f"choose {' or '.join(MODES)}")
-    kind = FORMATS.get(output.suffix.lower())
-    if kind is None:
-        raise InputError("the image must be .png or .tif", path=output)
-    check_outputs([output], overwrite=overwrite)
-    table, meta = read_table_lazy(locs)
-    shape = _field(table, meta, pixel_nm, path=str(locs))
-    parts = [delayed(_part_histogram)(p, shape, pixel_nm) for p in table.to_delayed()]
-    images = _tree_sum([delayed(lambda r: r[0])(p) for p in parts])
-    counts = [delayed(lambda r: r[1])(p) for p in parts]
-    image, rows = client.compute([images, delayed(sum)(counts)], sync=True)
-    if rows == 0:
-        raise InputError("the table has no localizations", path=str(locs))
-    if mode == "gaussian":
-        image = blur(image, sigma_nm=sigma_nm, pixel_nm=pixel_nm)
-    wide = _widefield(widefield, shape, client) if widefield is not None else None
-    with atomic_outputs(output) as (temp,):
-        _write(temp, kind, image, pixel_nm, wide)
-    return RenderResult(path=str(output), shape=shape, localizations=int(rows),
-                        pixel_nm=float(pixel_nm))
+    settings = RenderSettings(pixel_size_nm=pixel_nm, mode=mode, sigma_nm=sigma_nm)
+    plan = prepare_render(locs, output, settings=settings, widefield=widefield,
+                          overwrite=overwrite)
+    return run_render(plan, client=client)
 
 
 def _field(table, meta, pixel_nm: float, *, path: str) -> tuple[int, int]:
@@ -158,4 +252,5 @@ def _write(path: Path, kind: str, image: np.ndarray, pixel_nm: float,
     fig.savefig(path, format="png")
 
 
-__all__ = ["RenderResult", "render_table"]
+__all__ = ["RenderPlan", "RenderResult", "RenderSettings", "prepare_render", "render_table",
+           "run_render"]

@@ -37,22 +37,40 @@ maps (once), blinking on-runs per block of 256 frames, emitter counts per frame
 everything it needs from these, so the same seed gives the same movie and truth,
 bit for bit, for any chunking, scheduler or number of workers.
 
-Section stacks: :mod:`smlmscale.simulate.sections`.
+Every stage of a run has two steps: ``prepare_simulate`` checks the settings and
+every output (cheap, before a cluster starts) and ``run_simulate`` writes them;
+``simulate_movie`` does both. Section stacks (:mod:`smlmscale.simulate.sections`):
+``prepare_sections``, ``run_sections``, ``simulate_sections``, settings
+:class:`SectionSettings`. Parameter files: :mod:`smlmscale.simulate.params`.
 """
 
-from smlmscale.simulate.frames import render_frames, truth_rows
-from smlmscale.simulate.graph import movie_array, truth_frame
-from smlmscale.simulate.params import (dump_params, load_params, load_settings, merge_params,
-                                       settings_from_dict, settings_to_dict)
-from smlmscale.simulate.run import SimulationResult, check_simulation_outputs, simulate_movie
-from smlmscale.simulate.settings import (BackgroundSettings, CameraSettings, EmitterSettings,
-                                         MovieSettings, PhotonSettings, PsfSettings,
-                                         SpectralSettings, StructureSettings)
+import importlib
 
-__all__ = [
-    "BackgroundSettings", "CameraSettings", "EmitterSettings", "MovieSettings",
-    "PhotonSettings", "PsfSettings", "SimulationResult", "SpectralSettings",
-    "StructureSettings", "check_simulation_outputs", "dump_params", "load_params",
-    "load_settings", "merge_params", "movie_array", "render_frames", "settings_from_dict",
-    "settings_to_dict", "simulate_movie", "truth_frame", "truth_rows",
-]
+#: What the package offers, by the module that defines it. Imported when first used, so
+#: that ``import smlmscale.simulate.settings`` (the command line's help) stays light.
+_EXPORTS = {
+    "render_frames": "frames", "truth_rows": "frames", "movie_array": "graph",
+    "truth_frame": "graph", "dump_params": "params", "load_params": "params",
+    "load_settings": "params", "merge_params": "params", "SimulationPlan": "run",
+    "SimulationResult": "run", "prepare_simulate": "run", "run_simulate": "run",
+    "simulate_movie": "run", "BackgroundSettings": "settings", "CameraSettings": "settings",
+    "EmitterSettings": "settings", "MovieSettings": "settings", "PhotonSettings": "settings",
+    "PsfSettings": "settings", "SectionSettings": "settings", "SpectralSettings": "settings",
+    "StructureSettings": "settings",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+__all__ = sorted(_EXPORTS)

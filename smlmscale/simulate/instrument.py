@@ -1,61 +1,51 @@
 """Settings of the simulated instrument: PSF, background, camera, spectral channel.
 
-Frozen dataclasses validated on construction, like those of
-:mod:`smlmscale.simulate.settings` (which re-exports them).
+Frozen :class:`~smlmscale.settings.Settings` dataclasses, checked on construction, like
+those of :mod:`smlmscale.simulate.settings` (which re-exports them); errors name the
+YAML key (``psf.sigma_nm_range``).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
-
-from smlmscale.errors import InputError
-from smlmscale.simulate._checks import choice as _choice
-from smlmscale.simulate._checks import number as _number
-from smlmscale.simulate._checks import pair as _pair
-from smlmscale.simulate._checks import set_field as _set
+from smlmscale.settings import setting
+from smlmscale.simulate._checks import SimulationSettings, check_range
 
 PSF_MODELS = ("gaussian", "astigmatic")
 
 
 @dataclass(frozen=True)
-class PsfSettings:
+class PsfSettings(SimulationSettings):
     """The point-spread function: a pixel-integrated Gaussian, optionally astigmatic.
 
-    Attributes
-    ----------
-    model : {"gaussian", "astigmatic"}
-    sigma_nm_range : (float, float)
-        In-focus PSF standard deviation, drawn per site uniformly (finite
-        emitter size, Deep-STORM3D's blur range), nm; (120, 150).
-    z_range_nm : (float, float)
-        Axial range of the sites for the astigmatic PSF, nm; (-600, 600).
-    focal_offset_nm : float
-        ``c``: x is in focus at z = +c, y at z = -c (nm), 300.
-    depth_of_focus_nm : float
-        ``d`` of the defocus curve (nm), 450.
-    astig_a, astig_b : float
-        Cubic and quartic terms of the defocus curve, 0.
+    The astigmatic widths follow the defocus curve ``sigma_x = sigma sqrt(1 + u^2 + a u^3
+    + b u^4)``, ``u = (z - c) / d`` (``sigma_y``: ``z + c``), of
+    :func:`~smlmscale.simulate.psf.defocus_factor`. Each field's help, unit and limits
+    are in its :func:`~smlmscale.settings.setting`.
     """
 
-    model: str = "gaussian"
-    sigma_nm_range: tuple[float, float] = (120.0, 150.0)
-    z_range_nm: tuple[float, float] = (-600.0, 600.0)
-    focal_offset_nm: float = 300.0
-    depth_of_focus_nm: float = 450.0
-    astig_a: float = 0.0
-    astig_b: float = 0.0
+    settings_prefix: ClassVar[str] = "psf."
+
+    model: str = setting("gaussian", choices=PSF_MODELS, help="PSF model")
+    sigma_nm_range: tuple[float, float] = setting(
+        (120.0, 150.0), min=1e-3, unit="nm",
+        help="In-focus PSF sigma of a site, uniform in MIN MAX (finite emitter size)")
+    z_range_nm: tuple[float, float] = setting(
+        (-600.0, 600.0), unit="nm", help="Axial range of the sites, with --psf astigmatic")
+    focal_offset_nm: float = setting(300.0, unit="nm",
+                                     help="c: x is in focus at z = +c, y at z = -c")
+    depth_of_focus_nm: float = setting(450.0, min=0, min_open=True, unit="nm",
+                                       help="d of the defocus curve")
+    astig_a: float = setting(0.0, help="Cubic term of the defocus curve")
+    astig_b: float = setting(0.0, min=0, help="Quartic term of the defocus curve")
 
     def __post_init__(self) -> None:
-        _choice(self, "model", "psf.model", PSF_MODELS)
-        _pair(self, "sigma_nm_range", "psf.sigma_nm_range", low=1e-3)
-        _pair(self, "z_range_nm", "psf.z_range_nm", strict=True)
-        _number(self, "focal_offset_nm", "psf.focal_offset_nm")
-        _number(self, "depth_of_focus_nm", "psf.depth_of_focus_nm", low=0, low_open=True)
-        _number(self, "astig_a", "psf.astig_a")
-        _number(self, "astig_b", "psf.astig_b", low=0)
+        super().__post_init__()
+        check_range(self, "sigma_nm_range")
+        check_range(self, "z_range_nm", strict=True)
 
     @property
     def is_3d(self) -> bool:
@@ -63,97 +53,66 @@ class PsfSettings:
 
 
 @dataclass(frozen=True)
-class BackgroundSettings:
+class BackgroundSettings(SimulationSettings):
     """Background photons per pixel and frame: uniform plus an optional super-Gaussian.
 
     The non-uniform part is ``nonuniform_photons * g(y, x)`` with
     ``g = exp(-q**order / 2)``, ``q = (u / w_u)**2 + (v / w_v)**2`` in axes rotated
     by theta about a centre shifted from the field centre; it peaks at 1. Centre
     shift, angle and widths are drawn once per movie from the seed
-    (Deep-STORM3D's ``nonunif_bg_*``).
-
-    Attributes
-    ----------
-    photons_per_px : float
-        Uniform part, photons/px/frame, 20.
-    nonuniform_photons : float
-        Peak of the super-Gaussian part, photons/px/frame; 0 (off).
-    nonuniform_width_fraction : float
-        ``w`` as a fraction of the field size, 0.35; each width is scaled by a
-        uniform factor in [1, 1 + jitter].
-    nonuniform_order : float
-        Super-Gaussian order, 2 (1 is a Gaussian).
-    nonuniform_offset_px : float
-        Largest shift of the centre in x and y, px; 10.
-    nonuniform_theta_range_rad : (float, float)
-        Rotation range, rad; (-pi/4, pi/4).
-    nonuniform_jitter : float
-        Relative perturbation of the amplitude and widths, 0.5.
+    (Deep-STORM3D's ``nonunif_bg_*``); ``w`` is ``nonuniform_width_fraction`` of the
+    field size, each width scaled by a uniform factor in [1, 1 + jitter].
     """
 
-    photons_per_px: float = 20.0
-    nonuniform_photons: float = 0.0
-    nonuniform_width_fraction: float = 0.35
-    nonuniform_order: float = 2.0
-    nonuniform_offset_px: float = 10.0
-    nonuniform_theta_range_rad: tuple[float, float] = (-math.pi / 4, math.pi / 4)
-    nonuniform_jitter: float = 0.5
+    settings_prefix: ClassVar[str] = "background."
+
+    photons_per_px: float = setting(20.0, min=0, unit="photons/px",
+                                    help="Uniform background per frame")
+    nonuniform_photons: float = setting(0.0, min=0, unit="photons/px",
+                                        help="Peak of the super-Gaussian background")
+    nonuniform_width_fraction: float = setting(
+        0.35, min=0, min_open=True, help="Super-Gaussian width, as a fraction of the field")
+    nonuniform_order: float = setting(2.0, min=0, min_open=True,
+                                      help="Super-Gaussian order (1 is a Gaussian)")
+    nonuniform_offset_px: float = setting(10.0, min=0, unit="px",
+                                          help="Largest shift of its centre in x and y")
+    nonuniform_theta_range_rad: tuple[float, float] = setting(
+        (-math.pi / 4, math.pi / 4), unit="rad", help="Range of its rotation")
+    nonuniform_jitter: float = setting(
+        0.5, min=0, help="Relative perturbation of its amplitude and widths")
 
     def __post_init__(self) -> None:
-        _number(self, "photons_per_px", "background.photons_per_px", low=0)
-        _number(self, "nonuniform_photons", "background.nonuniform_photons", low=0)
-        _number(self, "nonuniform_width_fraction", "background.nonuniform_width_fraction",
-                low=0, low_open=True)
-        _number(self, "nonuniform_order", "background.nonuniform_order", low=0, low_open=True)
-        _number(self, "nonuniform_offset_px", "background.nonuniform_offset_px", low=0)
-        _pair(self, "nonuniform_theta_range_rad", "background.nonuniform_theta_range_rad")
-        _number(self, "nonuniform_jitter", "background.nonuniform_jitter", low=0)
+        super().__post_init__()
+        check_range(self, "nonuniform_theta_range_rad")
 
 
 @dataclass(frozen=True)
-class CameraSettings:
+class CameraSettings(SimulationSettings):
     """The camera: QE, EM gain, read noise, conversion to ADU, baseline.
 
     ``ADU = (gain_stage(Poisson(qe * photons)) + N(0, read_noise_e^2)) / e_per_adu
     + baseline_adu``, rounded and clipped to the output dtype (float32: neither).
-
-    Attributes
-    ----------
-    qe : float
-        Quantum efficiency in (0, 1], 0.9.
-    em_gain : float
-        EMCCD gain, 1 (no EM stage). Above 1, the electrons after the gain
-        register are Gamma(n, em_gain) for n photoelectrons (excess noise factor 2).
-    e_per_adu : float
-        Conversion factor, electrons per ADU, 1.
-    baseline_adu : float
-        Camera offset, ADU; 100.
-    read_noise_e : float
-        Read-noise standard deviation, e-; 1.5.
-    read_noise_max_e : float, optional
-        Non-uniform read noise: rises from ``read_noise_e`` at the edges to this
-        value where the background super-Gaussian peaks (Deep-STORM3D's
-        ``read_noise_nonunif``). None: uniform.
+    Above an ``em_gain`` of 1, the electrons after the gain register are
+    Gamma(n, em_gain) for n photoelectrons (excess noise factor 2). With
+    ``read_noise_max_e`` the read noise rises from ``read_noise_e`` at the edges to
+    that value where the background super-Gaussian peaks (Deep-STORM3D's
+    ``read_noise_nonunif``).
     """
 
-    qe: float = 0.9
-    em_gain: float = 1.0
-    e_per_adu: float = 1.0
-    baseline_adu: float = 100.0
-    read_noise_e: float = 1.5
-    read_noise_max_e: float | None = None
+    settings_prefix: ClassVar[str] = "camera."
 
-    def __post_init__(self) -> None:
-        _number(self, "qe", "camera.qe", low=0, low_open=True, high=1)
-        _number(self, "em_gain", "camera.em_gain", low=1)
-        _number(self, "e_per_adu", "camera.e_per_adu", low=0, low_open=True)
-        _number(self, "baseline_adu", "camera.baseline_adu", low=0)
-        _number(self, "read_noise_e", "camera.read_noise_e", low=0)
-        _number(self, "read_noise_max_e", "camera.read_noise_max_e", low=0, optional=True)
+    qe: float = setting(0.9, min=0, min_open=True, max=1, help="Quantum efficiency")
+    em_gain: float = setting(1.0, min=1, help="EMCCD gain; 1 = no EM stage")
+    e_per_adu: float = setting(1.0, min=0, min_open=True, help="Electrons per ADU")
+    baseline_adu: float = setting(100.0, min=0, unit="ADU", help="Camera offset")
+    read_noise_e: float = setting(1.5, min=0, unit="e-", help="Read noise sigma")
+    read_noise_max_e: float | None = setting(
+        None, min=0, unit="e-", default_text="uniform",
+        help="Non-uniform read noise: sigma at the field's centre")
 
 
 @dataclass(frozen=True)
-class SpectralSettings:
+class SpectralSettings(SimulationSettings):
     """A spectral channel (spectral SMLM, seed 001): each emitter's dispersed spectrum.
 
     The spectrum of an emitter at ``(x, y)`` is imaged at the same ``y``, to the
@@ -165,36 +124,20 @@ class SpectralSettings:
     the emitter's photons. The spectral box (``box_width_px`` wide) starts at
     ``x + offset_px``; emitters are placed only where their whole box fits in
     the frame, ``x < width - offset_px - box_width_px``.
-
-    Attributes
-    ----------
-    enabled : bool
-        False.
-    offset_px : float
-        ``loc_sp_distance``, px; 230.
-    box_width_px : int
-        48.
-    peak_range_px : (float, float)
-        Spectral peak position in the box, px; (16, 32).
-    width_px : float
-        Standard deviation of the emission profile along x, px; 5.
-    photon_ratio : float
-        Spectrum photons / positional photons, 1.
     """
 
-    enabled: bool = False
-    offset_px: float = 230.0
-    box_width_px: int = 48
-    peak_range_px: tuple[float, float] = (16.0, 32.0)
-    width_px: float = 5.0
-    photon_ratio: float = 1.0
+    settings_prefix: ClassVar[str] = "spectral."
+
+    enabled: bool = setting(False, help="Add each emitter's dispersed spectrum")
+    offset_px: float = setting(230.0, min=0, unit="px",
+                               help="Emitter to spectral box distance (loc_sp_distance)")
+    box_width_px: int = setting(48, min=1, unit="px", help="Width of the spectral box")
+    peak_range_px: tuple[float, float] = setting(
+        (16.0, 32.0), min=0, unit="px", help="Range of the spectral peak in the box")
+    width_px: float = setting(5.0, min=0, unit="px",
+                              help="Sigma of the emission profile along x")
+    photon_ratio: float = setting(1.0, min=0, help="Spectrum photons / positional photons")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.enabled, (bool, np.bool_)):
-            raise InputError(f"spectral.enabled must be true or false, got {self.enabled!r}")
-        _set(self, "enabled", bool(self.enabled))
-        _number(self, "offset_px", "spectral.offset_px", low=0)
-        _number(self, "box_width_px", "spectral.box_width_px", low=1, integer=True)
-        _pair(self, "peak_range_px", "spectral.peak_range_px", low=0)
-        _number(self, "width_px", "spectral.width_px", low=0)
-        _number(self, "photon_ratio", "spectral.photon_ratio", low=0)
+        super().__post_init__()
+        check_range(self, "peak_range_px")

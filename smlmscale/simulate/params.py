@@ -18,94 +18,19 @@ out keeps its default::
 Unknown keys are errors (naming every one of them), so a typo never silently
 falls back to a default. Command-line options override the file:
 :func:`merge_params` lays one nested dict over another before
-:func:`settings_from_dict` builds and validates the settings.
+:meth:`MovieSettings.from_mapping <smlmscale.settings.Settings.from_mapping>` builds
+and checks the settings (:func:`load_settings` does both); a section stack's file
+holds the fields of :class:`~smlmscale.simulate.settings.SectionSettings`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, Mapping
 
 from smlmscale.errors import InputError
+from smlmscale.settings import Settings
 from smlmscale.simulate.settings import MovieSettings
-
-_PARTS = {f.name: f.default_factory for f in dataclasses.fields(MovieSettings)
-          if f.default_factory is not dataclasses.MISSING}
-
-
-def _field_names(kind: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(kind)]
-
-
-def unknown_keys(data: Mapping[str, Any]) -> list[str]:
-    """Keys of ``data`` that are not settings, as dotted paths (``psf.sigma``)."""
-    unknown = []
-    for key, value in data.items():
-        if key not in _field_names(MovieSettings):
-            unknown.append(str(key))
-        elif key in _PARTS and isinstance(value, Mapping):
-            names = _field_names(type(_PARTS[key]()))
-            unknown += [f"{key}.{sub}" for sub in value if sub not in names]
-    return unknown
-
-
-def settings_from_dict(data: Mapping[str, Any] | None, *, source: str | os.PathLike | None = None
-                       ) -> MovieSettings:
-    """Build :class:`MovieSettings` from a nested dict (missing keys keep their defaults).
-
-    Parameters
-    ----------
-    data : mapping, optional
-        Top-level keys are the fields of :class:`MovieSettings`; the parts
-        (``structure``, ``psf``...) are mappings of their own fields.
-    source : path-like, optional
-        The file the dict was read from, named in errors.
-
-    Raises
-    ------
-    InputError
-        Unknown keys (all of them named), a part that is not a mapping, or a
-        value the settings reject.
-    """
-    data = dict(data or {})
-    unknown = unknown_keys(data)
-    if unknown:
-        raise InputError(f"unknown simulation parameter(s): {', '.join(unknown)}", path=source,
-                         hint="see `smlmscale simulate --help` and smlmscale.simulate.settings")
-    kwargs: dict[str, Any] = {}
-    try:
-        for key, value in data.items():
-            if key in _PARTS:
-                if value is None:
-                    continue
-                if not isinstance(value, Mapping):
-                    raise InputError(f"{key} must be a mapping of parameters, got {value!r}")
-                kwargs[key] = type(_PARTS[key]())(**value)
-            else:
-                kwargs[key] = value
-        return MovieSettings(**kwargs)
-    except InputError as exc:
-        if source is None or exc.path is not None:
-            raise
-        raise InputError(exc.message, path=source, hint=exc.hint) from None
-
-
-def settings_to_dict(settings: MovieSettings) -> dict[str, Any]:
-    """The settings as a nested dict of plain YAML/JSON values (tuples become lists)."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        return value
-
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(settings):
-        value = getattr(settings, f.name)
-        if dataclasses.is_dataclass(value):
-            out[f.name] = {g.name: plain(getattr(value, g.name)) for g in dataclasses.fields(value)}
-        else:
-            out[f.name] = plain(value)
-    return out
 
 
 def merge_params(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,7 +45,7 @@ def merge_params(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[
 
 
 def load_params(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML parameter file into a dict (not yet validated: see :func:`settings_from_dict`).
+    """Read a YAML parameter file into a dict (not yet checked: see :func:`load_settings`).
 
     Raises
     ------
@@ -152,16 +77,35 @@ def load_params(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def load_settings(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None
-                  ) -> MovieSettings:
-    """Settings from a YAML file, with ``overrides`` (nested dict) laid over it."""
+def load_settings(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+                  settings_class: type[Settings] = MovieSettings) -> Any:
+    """Settings from a YAML file, with ``overrides`` (nested dict) laid over it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The parameter file.
+    overrides : mapping, optional
+        Values that replace the file's (the command-line options).
+    settings_class : type
+        :class:`MovieSettings` (default) or
+        :class:`~smlmscale.simulate.settings.SectionSettings`.
+
+    Raises
+    ------
+    InputError
+        As :func:`load_params`; unknown keys or bad values, naming the file.
+    """
     data = merge_params(load_params(path), overrides or {})
-    return settings_from_dict(data, source=path)
+    return settings_class.from_mapping(data, source=path)
 
 
-def dump_params(settings: MovieSettings, path: str | os.PathLike) -> None:
+def dump_params(settings: Settings, path: str | os.PathLike) -> None:
     """Write the settings as a YAML parameter file that :func:`load_settings` reads back."""
     import yaml
 
     with open(path, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(settings_to_dict(settings), handle, sort_keys=False)
+        yaml.safe_dump(settings.to_mapping(), handle, sort_keys=False)
+
+
+__all__ = ["dump_params", "load_params", "load_settings", "merge_params"]

@@ -1,17 +1,20 @@
 """Movie simulation orchestration: settings -> OME-Zarr movie + Parquet truth (+ TIFF series).
 
-The store is built in ``OUT.partial`` (one task per chunk renders its frames
-and writes them) and renamed to ``OUT`` once complete; the truth table streams
-to Parquet one partition per chunk (never whole in memory) through
-:func:`~smlmscale.io.tables.write_table`, which renames it into place; the
-optional TIFF series is written from the finished store, one task per file,
-into ``<stem>_tiff.partial`` and renamed too.
+:func:`prepare_simulate` makes every check (cheap, before a cluster starts) and returns
+a :class:`SimulationPlan`; :func:`run_simulate` carries it out. Every output is staged
+(:func:`~smlmscale.io.outputs.staged_output`): the store is built in ``OUT.partial``
+(one task per chunk renders its frames and writes them); the truth table streams to
+Parquet one partition per chunk (never whole in memory) into a temporary sibling; the
+optional TIFF series is written from the finished store, one task per file, into
+``<stem>_tiff.partial``. All are renamed into place once all are complete. The
+simulation is deterministic, so what an interrupted one left in ``OUT.partial`` is
+replaced; an interrupted run of another command is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +24,14 @@ import numpy as np
 from smlmscale import __version__
 from smlmscale.errors import InputError
 from smlmscale.io.chunk_writer import ProgressCallback, write_chunks
-from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
+from smlmscale.io.outputs import check_output, partial_path, staged_output, utc_now
 from smlmscale.io.ome_zarr import create_image_store, update_smlmscale_attrs
 from smlmscale.simulate.graph import movie_array, truth_frame
-from smlmscale.simulate.params import settings_to_dict
 from smlmscale.simulate.settings import MovieSettings
 from smlmscale.simulate.tiff_series import tiff_series_paths, write_tiff_series
+
+#: The ``kind`` of the stores the simulators write; an interrupted one is replaced.
+SIMULATION_KINDS = ("simulation", "sections")
 
 
 @dataclass(frozen=True)
@@ -99,36 +104,142 @@ def default_tiff_folder(output: str | os.PathLike) -> Path:
     return out.parent / f"{output_stem(out)}_tiff"
 
 
-def check_simulation_outputs(output: str | os.PathLike, *, truth_path=None, tiff: bool = False,
-                             overwrite: bool = False) -> tuple[Path, Path | None]:
-    """Refuse outputs that exist (without ``overwrite``); cheap, call before starting a cluster.
+def check_simulation_store(output: str | os.PathLike, *, overwrite: bool) -> None:
+    """Refuse an existing store (without ``overwrite``) or another command's interrupted run.
 
-    Returns
-    -------
-    truth_path : Path
-    tiff_folder : Path or None
+    What an interrupted simulation left in ``OUT.partial`` passes: it is replaced.
     """
     check_output(output, overwrite=overwrite, resume=True)
     partial = partial_path(output)
     if os.path.exists(partial) and not overwrite and not _is_simulation(partial):
         raise InputError("an interrupted run of another command is here", path=partial,
                          hint="pass --overwrite to replace it, or choose another -o")
-    truth = Path(truth_path) if truth_path is not None else default_truth_path(output)
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    """A checked movie simulation (:func:`prepare_simulate`), ready for :func:`run_simulate`.
+
+    Attributes
+    ----------
+    output, truth_path : pathlib.Path
+        The store and the ground-truth Parquet table, absolute.
+    tiff_folder : pathlib.Path or None
+        The TIFF series folder, or None.
+    settings : MovieSettings
+    tiff_frames_per_file : int or None
+    overwrite : bool
+    command : str or None
+    compressor : str
+    zarr_format : int
+    """
+
+    output: Path
+    truth_path: Path
+    tiff_folder: Path | None
+    settings: MovieSettings
+    tiff_frames_per_file: int | None = None
+    overwrite: bool = False
+    command: str | None = None
+    compressor: str = "zstd"
+    zarr_format: int = 3
+
+
+def prepare_simulate(output: str | os.PathLike, *, settings: MovieSettings,
+                     truth_path: str | os.PathLike | None = None, tiff: bool = False,
+                     tiff_frames_per_file: int | None = None, overwrite: bool = False,
+                     command: str | None = None, compressor: str = "zstd",
+                     zarr_format: int = 3) -> SimulationPlan:
+    """Check a movie simulation: its settings and every output; cheap, starts nothing.
+
+    Parameters are those of :func:`simulate_movie`.
+
+    Returns
+    -------
+    SimulationPlan
+
+    Raises
+    ------
+    InputError
+        An output exists without ``overwrite`` (or is a folder where a file is written),
+        its folder does not exist, the truth table is not ``*.parquet``, another
+        command's interrupted run is in ``OUT.partial``, or ``tiff_frames_per_file < 1``.
+    """
+    if not isinstance(settings, MovieSettings):
+        raise InputError(f"settings must be MovieSettings, got {type(settings).__name__}")
+    if tiff_frames_per_file is not None and tiff_frames_per_file < 1:
+        raise InputError(f"{{flag}} must be at least 1, got {tiff_frames_per_file}",
+                         param="tiff_frames_per_file", flag="--tiff-frames")
+    final = Path(os.path.abspath(os.fspath(output)))
+    check_simulation_store(final, overwrite=overwrite)
+    truth = Path(os.path.abspath(truth_path)) if truth_path is not None \
+        else default_truth_path(final)
     if truth.suffix.lower() != ".parquet":
         raise InputError("the truth table is written as Parquet", path=truth,
                          hint="name it *.parquet (convert it afterwards with smlmscale convert)")
-    if truth.is_dir():
-        raise InputError("the truth output is a folder", path=truth)
-    if not truth.parent.is_dir():
-        raise InputError("the truth table's folder does not exist", path=truth)
-    if truth.exists() and not overwrite:
+    if truth.is_file() and not overwrite:
         raise InputError("truth table exists", path=truth,
                          hint="pass --overwrite to replace it, or give --truth PATH")
-    folder = default_tiff_folder(output) if tiff else None
+    check_output(truth, overwrite=overwrite, kind="file")
+    folder = default_tiff_folder(final) if tiff else None
     if folder is not None and folder.exists() and not overwrite:
         raise InputError("TIFF output folder exists", path=folder,
                          hint="pass --overwrite to replace it")
-    return truth, folder
+    return SimulationPlan(output=final, truth_path=truth, tiff_folder=folder, settings=settings,
+                          tiff_frames_per_file=tiff_frames_per_file, overwrite=overwrite,
+                          command=command, compressor=compressor, zarr_format=zarr_format)
+
+
+def run_simulate(plan: SimulationPlan, *, client=None,
+                 progress: ProgressCallback | None = None) -> SimulationResult:
+    """Simulate the movie of a :class:`SimulationPlan` and write its outputs.
+
+    Parameters
+    ----------
+    plan : SimulationPlan
+        From :func:`prepare_simulate`.
+    client : distributed.Client, optional
+        Where the chunks are simulated; ``None`` uses the current Dask scheduler.
+        The movie and truth are the same either way.
+    progress : callable, optional
+        ``progress(chunks_done, chunks_total, bytes_done)`` as chunks are written
+        (with a client; otherwise once at the end).
+
+    Returns
+    -------
+    SimulationResult
+    """
+    started = time.perf_counter()
+    settings, folder = plan.settings, plan.tiff_folder
+    chunk = settings.chunk_frames_or_default
+    shape = (settings.frames, *settings.size_px)
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(staged_output(plan.output, overwrite=plan.overwrite,
+                                                  discard_interrupted=True))
+        truth = stack.enter_context(staged_output(plan.truth_path, overwrite=plan.overwrite,
+                                                  kind="file"))
+        tiff = None if folder is None else stack.enter_context(
+            staged_output(folder, overwrite=plan.overwrite, discard_interrupted=True))
+        create_image_store(store.path, shape=shape, dtype=settings.dtype,
+                           chunks=(chunk, *shape[1:]), compressor=plan.compressor, axes="tyx",
+                           pixel_size_nm=settings.pixel_size_nm, zarr_format=plan.zarr_format,
+                           attrs=_provenance(plan))
+        written = write_chunks(movie_array(settings, chunk_frames=chunk), str(store.path),
+                               client=client, name="simulate-store", progress=progress)
+        table = _write_truth(client, settings, chunk, truth.path)
+        tiff_paths: tuple[str, ...] = ()
+        if tiff is not None:
+            names = _write_tiff(client, str(store.path), tiff.path, output_stem(plan.output),
+                                settings, plan.tiff_frames_per_file)
+            tiff_paths = tuple(str(folder / name) for name in names)
+        seconds = time.perf_counter() - started
+        update_smlmscale_attrs(store.path, completed=utc_now(), n_emitters=table["rows"],
+                               n_detectable=table["detectable"], seconds=round(seconds, 3))
+    return SimulationResult(
+        path=str(plan.output), truth_path=str(plan.truth_path), tiff_paths=tiff_paths,
+        shape=shape, chunks=(chunk, *shape[1:]), dtype=str(np.dtype(settings.dtype)),
+        pixel_size_nm=settings.pixel_size_nm, n_emitters=table["rows"],
+        n_detectable=table["detectable"], bytes_written=written, seconds=seconds)
 
 
 def simulate_movie(output: str | os.PathLike, *, settings: MovieSettings, client=None,
@@ -137,6 +248,8 @@ def simulate_movie(output: str | os.PathLike, *, settings: MovieSettings, client
                    command: str | None = None, compressor: str = "zstd", zarr_format: int = 3,
                    progress: ProgressCallback | None = None) -> SimulationResult:
     """Simulate a blinking-emitter SMLM movie; write it as OME-Zarr with its ground truth.
+
+    :func:`prepare_simulate` then :func:`run_simulate`.
 
     Parameters
     ----------
@@ -148,7 +261,6 @@ def simulate_movie(output: str | os.PathLike, *, settings: MovieSettings, client
     settings : MovieSettings
     client : distributed.Client, optional
         Where the chunks are simulated; ``None`` uses the current Dask scheduler.
-        The movie and truth are the same either way.
     truth_path : str or os.PathLike, optional
         Parquet ground truth (default ``<OUT stem>_truth.parquet`` beside the store);
         columns as :func:`~smlmscale.simulate.frames.truth_rows`.
@@ -164,8 +276,7 @@ def simulate_movie(output: str | os.PathLike, *, settings: MovieSettings, client
     compressor : {"zstd", "lz4", "none"}
     zarr_format : {3, 2}
     progress : callable, optional
-        ``progress(chunks_done, chunks_total, bytes_done)`` as chunks are written
-        (with a client; otherwise once at the end).
+        As :func:`run_simulate`.
 
     Returns
     -------
@@ -174,49 +285,15 @@ def simulate_movie(output: str | os.PathLike, *, settings: MovieSettings, client
     Raises
     ------
     InputError
-        An output exists without ``overwrite``, or its folder does not exist.
+        As :func:`prepare_simulate`; no emitter was on in any frame.
     """
-    started = time.perf_counter()
-    truth, folder = check_simulation_outputs(output, truth_path=truth_path, tiff=tiff,
-                                             overwrite=overwrite)
-    final, partial = os.path.abspath(os.fspath(output)), partial_path(output)
-    if os.path.exists(partial):
-        shutil.rmtree(partial)
-    chunk = settings.chunk_frames_or_default
-    shape = (settings.frames, *settings.size_px)
-    create_image_store(partial, shape=shape, dtype=settings.dtype, chunks=(chunk, *shape[1:]),
-                       compressor=compressor, axes="tyx", pixel_size_nm=settings.pixel_size_nm,
-                       zarr_format=zarr_format,
-                       attrs=_provenance(settings, command, truth, final))
-    try:
-        written = write_chunks(movie_array(settings, chunk_frames=chunk), partial,
-                               client=client, name="simulate-store", progress=progress)
-        table = _write_truth(client, settings, chunk, truth, overwrite)
-        tiff_paths: tuple[str, ...] = ()
-        if folder is not None:
-            tiff_paths = _write_tiff(client, partial, folder, output_stem(final), settings,
-                                     tiff_frames_per_file)
-    except BaseException:  # nothing to resume: leave no partial output behind
-        shutil.rmtree(partial, ignore_errors=True)
-        if folder is not None:
-            shutil.rmtree(f"{folder}.partial", ignore_errors=True)
-        raise
-    seconds = time.perf_counter() - started
-    update_smlmscale_attrs(partial, completed=utc_now(), n_emitters=table["rows"],
-                           n_detectable=table["detectable"], seconds=round(seconds, 3))
-    move_into_place(partial, final)
-    if folder is not None:
-        move_into_place(f"{folder}.partial", str(folder))
-        tiff_paths = tuple(str(folder / Path(p).name) for p in tiff_paths)
-    return SimulationResult(
-        path=final, truth_path=str(truth), tiff_paths=tiff_paths, shape=shape,
-        chunks=(chunk, *shape[1:]), dtype=str(np.dtype(settings.dtype)),
-        pixel_size_nm=settings.pixel_size_nm, n_emitters=table["rows"],
-        n_detectable=table["detectable"], bytes_written=written, seconds=seconds)
+    plan = prepare_simulate(output, settings=settings, truth_path=truth_path, tiff=tiff,
+                            tiff_frames_per_file=tiff_frames_per_file, overwrite=overwrite,
+                            command=command, compressor=compressor, zarr_format=zarr_format)
+    return run_simulate(plan, client=client, progress=progress)
 
 
-def _write_truth(client, settings: MovieSettings, chunk: int, truth: Path,
-                 overwrite: bool) -> dict:
+def _write_truth(client, settings: MovieSettings, chunk: int, truth: Path) -> dict:
     import dask
 
     from smlmscale.io.tables import TableMeta, write_table
@@ -229,7 +306,7 @@ def _write_truth(client, settings: MovieSettings, chunk: int, truth: Path,
     try:
         with dask.config.set(config):
             summary = write_table(truth_frame(settings, chunk_frames=chunk), truth, meta=meta,
-                                  overwrite=overwrite)
+                                  format="parquet")
     except InputError as exc:
         if "holds no localizations" in exc.message:
             raise InputError("no emitter was on in any frame, so there is no ground truth",
@@ -250,37 +327,38 @@ def _count_detectable(path: Path) -> int:
 
 def _write_tiff(client, store: str, folder: Path, stem: str, settings: MovieSettings,
                 frames_per_file: int | None) -> tuple[str, ...]:
+    """Write the TIFF series into ``folder``; returns the file names in order."""
     import dask
 
-    temp = Path(f"{folder}.partial")
-    if temp.exists():
-        shutil.rmtree(temp)
-    temp.mkdir()
-    jobs = tiff_series_paths(temp, stem, settings.frames, settings.size_px, settings.dtype,
+    jobs = tiff_series_paths(folder, stem, settings.frames, settings.size_px, settings.dtype,
                              frames_per_file=frames_per_file)
     tasks = write_tiff_series(store, jobs, pixel_size_nm=settings.pixel_size_nm)
     if client is not None:
         client.gather(client.compute(tasks))
     else:
         dask.compute(*tasks)
-    return tuple(str(path) for path, _, _ in jobs)
+    return tuple(Path(path).name for path, _, _ in jobs)
 
 
-def _provenance(settings: MovieSettings, command: str | None, truth: Path, final: str) -> dict:
+def _provenance(plan: SimulationPlan) -> dict:
     try:
-        truth_name = os.path.relpath(truth, os.path.dirname(final))
+        truth_name = os.path.relpath(plan.truth_path, plan.output.parent)
     except ValueError:  # another drive
-        truth_name = str(truth)
-    return {"kind": "simulation", "version": __version__, "command": command, "created": utc_now(),
-            "seed": settings.seed, "truth": truth_name, "settings": settings_to_dict(settings)}
+        truth_name = str(plan.truth_path)
+    return {"kind": "simulation", "version": __version__, "command": plan.command,
+            "created": utc_now(), "seed": plan.settings.seed, "truth": truth_name,
+            "settings": plan.settings.to_mapping()}
 
 
 def _is_simulation(path: str) -> bool:
     try:
         from smlmscale.io.ome_zarr import open_image_store
 
-        return open_image_store(path).attrs.get("kind") == "simulation"
+        return open_image_store(path).attrs.get("kind") in SIMULATION_KINDS
     except Exception:  # noqa: BLE001 - anything unreadable is not ours
         return False
 
 
+__all__ = ["SimulationPlan", "SimulationResult", "check_simulation_store", "default_tiff_folder",
+           "default_truth_path", "output_stem", "prepare_simulate", "run_simulate",
+           "simulate_movie"]

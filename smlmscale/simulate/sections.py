@@ -1,9 +1,10 @@
 """Synthetic serial-section STORM stacks: synapse-like 3D clusters cut into sections.
 
 The model, in the order it is drawn (all from one ``numpy.random.Generator`` seeded
-with :attr:`SectionSettings.seed`, once, in the calling process; rendering is a
-pure function of a section's localizations, so the stack is the same with or
-without a Dask client and for any number of workers):
+with ``SectionSettings.seed``, once, in the calling process; rendering is a pure
+function of a section's localizations, so the stack is the same with or without a
+Dask client and for any number of workers). The settings are
+:class:`~smlmscale.simulate.settings.SectionSettings`:
 
 1. **Clusters.** ``n_clusters`` ellipsoids whose three principal diameters are
    drawn independently from ``cluster_diameter_nm`` (spheres to 4:1 discs), with a
@@ -32,7 +33,7 @@ without a Dask client and for any number of workers):
 5. **Artificial saturation.** As in the seed ("the Stormtiff images are
    artificially saturated to some extent ... most of the bright pixels in clusters"
    saturate and their gradients are lost), every pixel above
-   :attr:`SectionSettings.saturation_level` is set to it. The level is given as a
+   ``SectionSettings.saturation_level`` is set to it. The level is given as a
    density, ``saturation_per_um2`` localizations per um^2 (120 -> 2.88 per 155 nm
    pixel), so the same tissue saturates alike at any pixel size. At the defaults
    the median cluster pixel holds 3 localizations, so the brighter half of the
@@ -47,179 +48,23 @@ without a Dask client and for any number of workers):
 
 from __future__ import annotations
 
-import math
+import contextlib
 import os
-import shutil
 import time
-import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.special import erf
 import pandas as pd
 
 from smlmscale import __version__
 from smlmscale.errors import InputError
-from smlmscale.validate import integer as _integer
-from smlmscale.simulate.sections_render import (ROI_COLUMNS, TRUNCATE_SIGMA, TRUTH_COLUMNS,
-                                                render_section, roi_table, simulate_truth)
-
-
-@dataclass(frozen=True)
-class SectionSettings:
-    """What section stack to simulate (built by the CLI from ``simulate --kind sections``).
-
-    Attributes
-    ----------
-    n_sections : int
-        Number of sections (z planes). Default 40 (2.8 um of tissue).
-    section_thickness_nm : float
-        Section thickness in nm. Default 70, the usual ultrathin serial section.
-    n_clusters : int
-        Number of synapse-like clusters. Default 300.
-    size_px : int
-        Edge of each square section image in pixels. Default 1024.
-    pixel_size_nm : float
-        Rendered STORM-tiff pixel in nm. Default 155, a usual camera pixel (100x
-        objective) and 8-15 times the localization precision: a synapse covers a few
-        pixels holding tens of localizations each, so count targets are dense and
-        saturation erases the intensity gradient inside clusters, and 300 synapses in
-        the 159 um field rarely share a tile. The seed renders its STORM-tiffs at 1/10
-        of the camera pixel (``storm_image_scale = 10``) with 72 px tiles: 15.5 gives
-        that geometry (tiles then default to 64 px); there a cluster pixel holds far
-        fewer localizations, so saturation (floored at two lone-localization peaks,
-        see :attr:`saturation_level`) clips only the densest clusters.
-    seed : int
-        Seed of the random generator; the same seed gives the same stack.
-    cluster_diameter_nm : (float, float)
-        Range of each principal diameter of the ellipsoids in nm. Default (200, 800):
-        synaptic protein clusters.
-    locs_per_cluster : (int, int)
-        Inclusive range of localizations per cluster. Default (50, 500).
-    precision_nm : (float, float)
-        Range of the lateral localization precision (Gaussian sigma) in nm. Default
-        (10, 20), typical of STORM with Alexa 647.
-    background_per_um2 : float
-        Non-specific localizations per um^2 per section. Default 0.02 (about a fifth
-        of all localizations at the defaults).
-    saturation_per_um2 : float or None
-        Saturation level as localizations per um^2 (see :attr:`saturation_level`);
-        ``None``: no saturation. Default 120.
-    roi_size_px : int or None
-        ROI tile edge in pixels; ``None`` picks :attr:`tile_size_px`.
-    """
-
-    n_sections: int = 40
-    section_thickness_nm: float = 70.0
-    n_clusters: int = 300
-    size_px: int = 1024
-    pixel_size_nm: float = 155.0
-    seed: int = 0
-    cluster_diameter_nm: tuple[float, float] = (200.0, 800.0)
-    locs_per_cluster: tuple[int, int] = (50, 500)
-    precision_nm: tuple[float, float] = (10.0, 20.0)
-    background_per_um2: float = 0.02
-    saturation_per_um2: float | None = 120.0
-    roi_size_px: int | None = None
-
-    def __post_init__(self) -> None:
-        for name, minimum in (("n_sections", 1), ("n_clusters", 0), ("size_px", 8), ("seed", 0)):
-            object.__setattr__(self, name, _integer(name, getattr(self, name), minimum))
-        for name in ("section_thickness_nm", "pixel_size_nm"):
-            object.__setattr__(self, name, _number(name, getattr(self, name), positive=True))
-        object.__setattr__(self, "background_per_um2",
-                           _number("background_per_um2", self.background_per_um2))
-        if self.saturation_per_um2 is not None:
-            object.__setattr__(self, "saturation_per_um2",
-                               _number("saturation_per_um2", self.saturation_per_um2, True))
-        object.__setattr__(self, "cluster_diameter_nm",
-                           _range("cluster_diameter_nm", self.cluster_diameter_nm, float))
-        object.__setattr__(self, "locs_per_cluster",
-                           _range("locs_per_cluster", self.locs_per_cluster, int))
-        object.__setattr__(self, "precision_nm", _range("precision_nm", self.precision_nm, float))
-        if self.n_clusters == 0 and self.background_per_um2 == 0:
-            raise InputError("nothing to simulate: no clusters and no background",
-                             hint="ask for at least one cluster")
-        needed = math.ceil(self.max_footprint_nm / self.pixel_size_nm) + 2
-        if self.roi_size_px is not None:
-            size = _integer("roi_size_px", self.roi_size_px, 1)
-            object.__setattr__(self, "roi_size_px", size)
-            if size < needed:
-                raise InputError(f"ROI tiles of {size} px cannot hold a cluster "
-                                 f"({needed} px at {self.pixel_size_nm:g} nm per pixel)",
-                                 hint=f"use a tile size of at least {needed} px")
-        if self.tile_size_px > self.size_px:
-            raise InputError(f"the {self.size_px} px image is smaller than one ROI tile "
-                             f"({self.tile_size_px} px)", hint="use a larger image size")
-
-    @property
-    def max_footprint_nm(self) -> float:
-        """Largest lateral extent of one cluster's localizations in nm (diameter + jitter)."""
-        return self.cluster_diameter_nm[1] + 2 * TRUNCATE_SIGMA * self.precision_nm[1]
-
-    @property
-    def tile_size_px(self) -> int:
-        """ROI tile edge in px: ``roi_size_px``, or the smallest multiple of 8 (at least 32,
-        a network-friendly patch) that holds the largest cluster footprint."""
-        if self.roi_size_px is not None:
-            return self.roi_size_px
-        needed = math.ceil(self.max_footprint_nm / self.pixel_size_nm) + 2
-        return max(32, 8 * math.ceil(needed / 8))
-
-    @property
-    def saturation_level(self) -> float | None:
-        """Saturation level in image units (localizations per pixel), or ``None``.
-
-        ``saturation_per_um2`` over the pixel area, but never below twice the
-        peak pixel of one lone localization (precision at the low end of
-        ``precision_nm``, centred in a pixel): a lone localization never clips,
-        whatever the pixel size. At 155 nm pixels the density term decides
-        (2.88 against 2 x 1.00); at the seed's 15.5 nm pixels the floor does
-        (2 x 0.32).
-        """
-        if self.saturation_per_um2 is None:
-            return None
-        half_pixel = self.pixel_size_nm / (2 * np.sqrt(2) * self.precision_nm[0])
-        lone_peak = float(erf(half_pixel)) ** 2
-        return max(self.saturation_per_um2 * (self.pixel_size_nm / 1000.0) ** 2, 2 * lone_peak)
-
-    @property
-    def image_width_nm(self) -> float:
-        """Lateral edge of the volume in nm."""
-        return self.size_px * self.pixel_size_nm
-
-    @property
-    def depth_nm(self) -> float:
-        """Axial extent of the volume in nm."""
-        return self.n_sections * self.section_thickness_nm
-
-
-def _number(name: str, value, positive: bool = False) -> float:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        raise InputError(f"{name} must be a finite {'positive' if positive else 'non-negative'}"
-                         f" number, got {value!r}")
-    return number
-
-
-def _range(name: str, value, kind) -> tuple:
-    try:
-        low, high = value
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a (low, high) pair, got {value!r}") from None
-    if kind is int:
-        low, high = _integer(name, low, 1), _integer(name, high, 1)
-    else:
-        low, high = _number(name, low, True), _number(name, high, True)
-    if low > high:
-        raise InputError(f"{name} must have low <= high, got {value!r}")
-    return low, high
+from smlmscale.io.chunk_writer import ProgressCallback
+from smlmscale.io.outputs import check_output, staged_output, utc_now
+from smlmscale.simulate.run import check_simulation_store
+from smlmscale.simulate.sections_render import (ROI_COLUMNS, TRUTH_COLUMNS, render_section,
+                                                roi_table, simulate_truth)
+from smlmscale.simulate.settings import SectionSettings
 
 
 def _section_jobs(truth: pd.DataFrame, n_sections: int) -> list[tuple]:
@@ -260,11 +105,124 @@ def _render_task(section: int, x_nm, y_nm, sigma_nm, *, settings: SectionSetting
     return section, saturated, int(np.count_nonzero(image))
 
 
-def _table_path(given, output: str, suffix: str) -> Path:
+def _table_path(given, output: Path, suffix: str) -> Path:
     if given is not None:
-        return Path(given).absolute()
-    stem = Path(output).name.removesuffix(".zarr").removesuffix(".ome")
-    return Path(output).parent / f"{stem}{suffix}"
+        return Path(os.path.abspath(given))
+    stem = output.name.removesuffix(".zarr").removesuffix(".ome")
+    return output.parent / f"{stem}{suffix}"
+
+
+@dataclass(frozen=True)
+class SectionsPlan:
+    """A checked section-stack simulation (:func:`prepare_sections`), ready for
+    :func:`run_sections`.
+
+    Attributes
+    ----------
+    output : pathlib.Path
+        The store, absolute.
+    tables : dict of str to pathlib.Path
+        ``truth``, ``rois`` and ``clusters``: the tables to write, absolute.
+    settings : SectionSettings
+    overwrite : bool
+    command : str or None
+    zarr_format : int
+    compressor : str
+    """
+
+    output: Path
+    tables: dict
+    settings: SectionSettings
+    overwrite: bool = False
+    command: str | None = None
+    zarr_format: int = 3
+    compressor: str = "zstd"
+
+
+def prepare_sections(output, *, settings: SectionSettings, truth_path=None, rois_path=None,
+                     clusters_path=None, overwrite: bool = False, command: str | None = None,
+                     zarr_format: int = 3, compressor: str = "zstd") -> SectionsPlan:
+    """Check a section-stack simulation and every output; cheap, starts nothing.
+
+    Parameters are those of :func:`simulate_sections`.
+
+    Raises
+    ------
+    InputError
+        An output exists without ``overwrite`` (or is a folder where a file is written),
+        its folder does not exist, or another command's interrupted run is in
+        ``OUT.partial``.
+    """
+    if not isinstance(settings, SectionSettings):
+        raise InputError(f"settings must be SectionSettings, got {type(settings).__name__}")
+    final = Path(os.path.abspath(os.fspath(output)))
+    check_simulation_store(final, overwrite=overwrite)
+    tables = {"truth": _table_path(truth_path, final, "_truth.parquet"),
+              "rois": _table_path(rois_path, final, "_rois.csv"),
+              "clusters": _table_path(clusters_path, final, "_clusters.parquet")}
+    for path in tables.values():
+        check_output(path, overwrite=overwrite, kind="file")
+    return SectionsPlan(output=final, tables=tables, settings=settings, overwrite=overwrite,
+                        command=command, zarr_format=zarr_format, compressor=compressor)
+
+
+def run_sections(plan: SectionsPlan, *, client=None,
+                 progress: ProgressCallback | None = None) -> dict:
+    """Simulate the section stack of a :class:`SectionsPlan` and write it with its truth.
+
+    Parameters
+    ----------
+    plan : SectionsPlan
+        From :func:`prepare_sections`.
+    client : distributed.Client, optional
+        Render the sections as tasks (one per section, each writing its own chunk
+        row); ``None`` renders in this process. The result is the same.
+    progress : callable, optional
+        ``progress(sections_done, sections_total, 0)`` as sections are rendered.
+
+    Returns
+    -------
+    dict
+        As :func:`simulate_sections`.
+    """
+    from smlmscale.io.ome_zarr import create_image_store, update_smlmscale_attrs
+    from smlmscale.io.tables import TableMeta, write_table
+
+    started, s = time.perf_counter(), plan.settings
+    truth, clusters = simulate_truth(s)
+    rois = roi_table(truth, s)
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(staged_output(plan.output, overwrite=plan.overwrite,
+                                                  discard_interrupted=True))
+        temps = {key: stack.enter_context(staged_output(path, overwrite=plan.overwrite,
+                                                        kind="file")).path
+                 for key, path in plan.tables.items()}
+        edge = min(s.size_px, 2048)
+        create_image_store(
+            store.path, shape=(s.n_sections, s.size_px, s.size_px), dtype=np.float32,
+            chunks=(1, edge, edge), compressor=plan.compressor, axes="zyx",
+            pixel_size_nm=s.pixel_size_nm, zarr_format=plan.zarr_format,
+            attrs={"kind": "sections", "version": __version__, "command": plan.command,
+                   "created": utc_now(), "section_thickness_nm": s.section_thickness_nm,
+                   "saturation_level": s.saturation_level, "image_units": "localizations/pixel",
+                   "settings": s.to_mapping(), "tiles_px": s.tile_size_px,
+                   "tables": {k: p.name for k, p in plan.tables.items()}})
+        stats = _render_all(client, _section_jobs(truth, s.n_sections), settings=s,
+                            store_path=str(store.path), progress=progress)
+        saturated, nonzero = (sum(v[i] for v in stats) for i in (1, 2))
+        update_smlmscale_attrs(store.path, completed=utc_now(), n_localizations=len(truth))
+        write_table(truth, temps["truth"], format="parquet", meta=TableMeta(
+            pixel_size_nm=s.pixel_size_nm, image_shape=(s.size_px, s.size_px),
+            n_frames=s.n_sections, source=f"smlmscale simulate sections (seed {s.seed})",
+            extra={"section_thickness_nm": s.section_thickness_nm}))
+        rois.to_csv(temps["rois"], index=False)
+        clusters.to_parquet(temps["clusters"], index=False)
+    return {"path": str(plan.output), **{f"{k}_path": str(p) for k, p in plan.tables.items()},
+            "n_sections": s.n_sections, "n_clusters": s.n_clusters,
+            "n_localizations": len(truth), "n_rois": len(rois),
+            "saturation_level": s.saturation_level,
+            "saturated_fraction": saturated / nonzero if nonzero else 0.0,
+            "seconds": time.perf_counter() - started}
 
 
 def simulate_sections(output, *, settings: SectionSettings, client=None, truth_path=None,
@@ -272,6 +230,8 @@ def simulate_sections(output, *, settings: SectionSettings, client=None, truth_p
                       command: str | None = None, zarr_format: int = 3,
                       compressor: str = "zstd") -> dict:
     """Simulate a section stack and write it with its ground truth.
+
+    :func:`prepare_sections` then :func:`run_sections`.
 
     Parameters
     ----------
@@ -283,8 +243,7 @@ def simulate_sections(output, *, settings: SectionSettings, client=None, truth_p
         and renamed when complete.
     settings : SectionSettings
     client : distributed.Client, optional
-        Render the sections as tasks (one per section, each writing its own chunk
-        row); ``None`` renders in this process. The result is the same.
+        Render the sections as tasks; ``None`` renders in this process.
     truth_path, rois_path, clusters_path : str or os.PathLike, optional
         Default ``<OUT stem>_truth.parquet`` (canonical table), ``<OUT stem>_rois.csv``
         and ``<OUT stem>_clusters.parquet``, beside the store.
@@ -305,81 +264,37 @@ def simulate_sections(output, *, settings: SectionSettings, client=None, truth_p
     Raises
     ------
     InputError
-        An output exists without ``overwrite``, or its folder does not exist.
+        As :func:`prepare_sections`.
     """
-    from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
-    from smlmscale.io.ome_zarr import create_image_store, update_smlmscale_attrs
-    from smlmscale.io.tables import TableMeta, write_table
-
-    started = time.perf_counter()
-    final, partial = os.path.abspath(os.fspath(output)), partial_path(output)
-    tables = {"truth": _table_path(truth_path, final, "_truth.parquet"),
-              "rois": _table_path(rois_path, final, "_rois.csv"),
-              "clusters": _table_path(clusters_path, final, "_clusters.parquet")}
-    if os.path.exists(partial) and not overwrite:
-        raise InputError("an interrupted simulation is here", path=partial,
-                         hint="pass --overwrite to start again")
-    check_output(final, overwrite=overwrite, resume=True)  # OUT.partial is handled above
-    for path in tables.values():
-        if path.is_dir():
-            raise InputError("output is a folder, not a file", path=path)
-        if path.exists() and not overwrite:
-            raise InputError("output exists", path=path, hint="pass --overwrite to replace it")
-        if not path.parent.is_dir():
-            raise InputError("the output's folder does not exist", path=path.parent)
-    truth, clusters = simulate_truth(settings)
-    rois = roi_table(truth, settings)
-    s, tag = settings, uuid.uuid4().hex[:8]
-    temps = {k: p.with_name(f".{p.name}.{tag}.tmp") for k, p in tables.items()}
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        edge = min(s.size_px, 2048)
-        create_image_store(
-            partial, shape=(s.n_sections, s.size_px, s.size_px), dtype=np.float32,
-            chunks=(1, edge, edge), compressor=compressor, axes="zyx",
-            pixel_size_nm=s.pixel_size_nm, zarr_format=zarr_format,
-            attrs={"kind": "sections", "version": __version__, "command": command,
-                   "created": utc_now(), "section_thickness_nm": s.section_thickness_nm,
-                   "saturation_level": s.saturation_level, "image_units": "localizations/pixel",
-                   "settings": asdict(s), "tiles_px": s.tile_size_px,
-                   "tables": {k: os.path.basename(p) for k, p in tables.items()}})
-        stats = _render_all(client, _section_jobs(truth, s.n_sections), settings=s,
-                            store_path=partial)
-        saturated, nonzero = (sum(v[i] for v in stats) for i in (1, 2))
-        update_smlmscale_attrs(partial, completed=utc_now(), n_localizations=len(truth))
-        write_table(truth, temps["truth"], format="parquet", meta=TableMeta(
-            pixel_size_nm=s.pixel_size_nm, image_shape=(s.size_px, s.size_px),
-            n_frames=s.n_sections, source=f"smlmscale simulate sections (seed {s.seed})",
-            extra={"section_thickness_nm": s.section_thickness_nm}))
-        rois.to_csv(temps["rois"], index=False)
-        clusters.to_parquet(temps["clusters"], index=False)
-        for key, path in tables.items():
-            os.replace(temps[key], path)
-        move_into_place(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-        raise
-    return {"path": final, **{f"{k}_path": str(p) for k, p in tables.items()},
-            "n_sections": s.n_sections, "n_clusters": s.n_clusters,
-            "n_localizations": len(truth), "n_rois": len(rois),
-            "saturation_level": s.saturation_level,
-            "saturated_fraction": saturated / nonzero if nonzero else 0.0,
-            "seconds": time.perf_counter() - started}
+    plan = prepare_sections(output, settings=settings, truth_path=truth_path,
+                            rois_path=rois_path, clusters_path=clusters_path,
+                            overwrite=overwrite, command=command, zarr_format=zarr_format,
+                            compressor=compressor)
+    return run_sections(plan, client=client)
 
 
-def _render_all(client, jobs: list[tuple], *, settings: SectionSettings,
-                store_path: str) -> list[tuple[int, int, int]]:
+def _render_all(client, jobs: list[tuple], *, settings: SectionSettings, store_path: str,
+                progress: ProgressCallback | None = None) -> list[tuple[int, int, int]]:
     if client is None:
-        return [_render_task(*job, settings=settings, store_path=store_path) for job in jobs]
+        stats = []
+        for job in jobs:
+            stats.append(_render_task(*job, settings=settings, store_path=store_path))
+            if progress is not None:
+                progress(len(stats), len(jobs), 0)
+        return stats
+    from distributed import as_completed
+
     futures = client.map(_render_task, *zip(*jobs), settings=settings, store_path=store_path,
                          pure=False)
     try:
+        if progress is not None:
+            for done, _ in enumerate(as_completed(futures), 1):
+                progress(done, len(futures), 0)
         return client.gather(futures)
     finally:
         client.cancel(futures)
 
 
-__all__ = ["ROI_COLUMNS", "SectionSettings", "TRUTH_COLUMNS", "render_section", "roi_table",
-           "section_stack", "simulate_sections", "simulate_truth"]
+__all__ = ["ROI_COLUMNS", "SectionSettings", "SectionsPlan", "TRUTH_COLUMNS", "prepare_sections",
+           "render_section", "roi_table", "run_sections", "section_stack", "simulate_sections",
+           "simulate_truth"]

@@ -8,22 +8,18 @@ table: nm from the top-left *corner* of pixel (0, 0), so pixel ``i`` spans
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 from scipy.special import erf
 
 from smlmscale.errors import InputError
-
-if TYPE_CHECKING:
-    from smlmscale.simulate.sections import SectionSettings
+from smlmscale.simulate.settings import SPOT_TRUNCATE_SIGMA, SectionSettings
 
 TRUTH_COLUMNS = ("frame", "x_nm", "y_nm", "z_nm", "uncertainty_nm", "section", "cluster")
 ROI_COLUMNS = ("roi", "section", "x", "y", "size", "cluster", "n_localizations")
 
 #: Spots are truncated at this many standard deviations (then renormalized to mass 1).
-TRUNCATE_SIGMA = 4.0
+TRUNCATE_SIGMA = SPOT_TRUNCATE_SIGMA
 _BATCH_PIXELS = 1 << 22  # spot pixels per batch: about 32 MiB per work array
 
 

@@ -1,12 +1,19 @@
-"""Settings of the movie simulator: frozen dataclasses, validated on construction.
+"""Settings of the simulators: frozen dataclasses, checked on construction.
 
 One :class:`MovieSettings` describes a whole simulated movie; its parts group
 the model's parameters by stage (emitter sites, active emitters and blinking,
-photon counts, PSF, background, camera, spectral channel). Every value has a
-documented default, so ``MovieSettings()`` is a valid small movie. Invalid
-values raise :class:`~smlmscale.errors.InputError` naming the parameter by its
-YAML key (``psf.sigma_nm_range``), so the same checks serve the command line,
-the ``--params`` file and library callers.
+photon counts in :mod:`~smlmscale.simulate.sample`; PSF, background, camera,
+spectral channel in :mod:`~smlmscale.simulate.instrument`). Every value has a
+documented default, so ``MovieSettings()`` is a valid small movie.
+:class:`SectionSettings` describes a serial-section stack
+(:mod:`smlmscale.simulate.sections`).
+
+They are :class:`~smlmscale.settings.Settings`: each field carries its help, unit
+and limits; :meth:`~smlmscale.settings.Settings.from_mapping` builds them from a
+``--params`` YAML mapping and :meth:`~smlmscale.settings.Settings.to_mapping`
+writes them back. Invalid values raise :class:`~smlmscale.errors.InputError`
+naming the parameter by its YAML key (``psf.sigma_nm_range``), so the same checks
+serve the command line, the ``--params`` file and library callers.
 
 The settings are hashable: workers cache what is derived once per movie (the
 emitter sites, the background and read-noise maps) keyed by them.
@@ -15,216 +22,64 @@ emitter sites, the background and read-noise maps) keyed by them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import erf
 
 from smlmscale.errors import InputError
-from smlmscale.simulate._checks import choice as _choice
-from smlmscale.simulate._checks import number as _number
-from smlmscale.simulate._checks import pair as _pair
-from smlmscale.simulate._checks import set_field as _set
-from smlmscale.simulate._checks import to_number
+from smlmscale.settings import setting
+from smlmscale.simulate._checks import SimulationSettings, check_range
 from smlmscale.simulate.instrument import (BackgroundSettings, CameraSettings, PsfSettings,
                                            SpectralSettings)
+from smlmscale.simulate.sample import (BLOCK_FRAMES, PHOTON_DISTRIBUTIONS, STRUCTURES,
+                                       EmitterSettings, PhotonSettings, StructureSettings)
 
-#: Frames per blinking block: on-runs are drawn per block, from (seed, block).
-BLOCK_FRAMES = 256
 DTYPES = ("uint8", "uint16", "uint32", "float32")
-STRUCTURES = ("uniform", "filaments", "clusters")
-PHOTON_DISTRIBUTIONS = ("gamma", "uniform")
+#: Section-stack spots are truncated at this many standard deviations (mass renormalized).
+SPOT_TRUNCATE_SIGMA = 4.0
 
 
 @dataclass(frozen=True)
-class StructureSettings:
-    """Where the fluorophore sites are.
-
-    Attributes
-    ----------
-    kind : {"uniform", "filaments", "clusters"}
-        Uniform in the field; on microtubule-like worm-like chains (sites on a
-        hollow tube of ``filament_radius_nm`` around the chain, plus label
-        jitter); or in Gaussian clusters.
-    n_sites : int, optional
-        Fluorophore sites in the field. Default: 100 times the mean number of
-        active emitters per frame (the maximum with ``per_frame_range``), at
-        least 1000, so two on-runs of one site rarely overlap.
-    n_filaments : int, optional
-        Default: one per 3 um of field diagonal.
-    persistence_length_nm : float
-        Worm-like chain persistence length (nm), 5000.
-    filament_radius_nm : float
-        Radius of the labelled tube around the chain (nm), 25 (microtubule plus antibodies).
-    label_jitter_nm : float
-        Isotropic Gaussian displacement of each label (nm), 5.
-    n_clusters : int, optional
-        Default: ``n_sites / cluster_size``.
-    cluster_size : float
-        Mean sites per cluster, 20.
-    cluster_sigma_nm : float
-        Gaussian spread of a cluster (nm), 50.
-    """
-
-    kind: str = "uniform"
-    n_sites: int | None = None
-    n_filaments: int | None = None
-    persistence_length_nm: float = 5000.0
-    filament_radius_nm: float = 25.0
-    label_jitter_nm: float = 5.0
-    n_clusters: int | None = None
-    cluster_size: float = 20.0
-    cluster_sigma_nm: float = 50.0
-
-    def __post_init__(self) -> None:
-        _choice(self, "kind", "structure.kind", STRUCTURES)
-        for name in ("n_sites", "n_filaments", "n_clusters"):
-            _number(self, name, f"structure.{name}", low=1, integer=True, optional=True)
-        _number(self, "persistence_length_nm", "structure.persistence_length_nm", low=0,
-                low_open=True)
-        for name in ("filament_radius_nm", "label_jitter_nm", "cluster_sigma_nm"):
-            _number(self, name, f"structure.{name}", low=0)
-        _number(self, "cluster_size", "structure.cluster_size", low=1)
-
-
-@dataclass(frozen=True)
-class EmitterSettings:
-    """How many emitters are on in a frame, and for how long.
-
-    Attributes
-    ----------
-    density_per_um2 : float
-        Mean active emitters per um^2 of the emitter field in a frame, 1.0. The
-        count per frame is Poisson (blinking is a stationary process).
-    per_frame_range : (int, int), optional
-        Deep-STORM3D's ``num_particles_range``: each frame independently has a
-        uniform number of emitters in [min, max], drawn from the sites without
-        blinking correlations. Replaces ``density_per_um2`` when given.
-    on_frames_mean : float
-        Mean length of an on-run in frames, 4: run lengths are geometric,
-        truncated at ``on_frames_max``, with this mean (below
-        ``(on_frames_max + 1) / 2``).
-    on_frames_max : int
-        Longest on-run in frames, 64 (at most 256, the blinking block).
-    """
-
-    density_per_um2: float = 1.0
-    per_frame_range: tuple[int, int] | None = None
-    on_frames_mean: float = 4.0
-    on_frames_max: int = 64
-
-    def __post_init__(self) -> None:
-        _number(self, "density_per_um2", "emitters.density_per_um2", low=0, low_open=True)
-        _pair(self, "per_frame_range", "emitters.per_frame_range", low=0, integer=True,
-              optional=True)
-        if self.per_frame_range is not None and self.per_frame_range[1] < 1:
-            raise InputError("emitters.per_frame_range must allow at least one emitter, got "
-                             f"{list(self.per_frame_range)}")
-        _number(self, "on_frames_max", "emitters.on_frames_max", low=1, high=BLOCK_FRAMES,
-                integer=True)
-        _number(self, "on_frames_mean", "emitters.on_frames_mean", low=1,
-                high=self.on_frames_max)
-        if self.on_frames_mean > 1 and self.on_frames_mean >= (self.on_frames_max + 1) / 2:
-            raise InputError(
-                f"emitters.on_frames_mean {self.on_frames_mean:g} needs a longer on_frames_max "
-                f"(the mean of runs truncated at {self.on_frames_max} frames stays below "
-                f"{(self.on_frames_max + 1) / 2:g})",
-                hint=f"set emitters.on_frames_max above {2 * self.on_frames_mean - 1:g}")
-
-
-@dataclass(frozen=True)
-class PhotonSettings:
-    """Photons of an active emitter in a frame (reaching the camera, before QE).
-
-    Attributes
-    ----------
-    distribution : {"gamma", "uniform"}
-    gamma_shape, gamma_scale : float
-        4 and 500: mean 2000 photons.
-    uniform_range : (float, float)
-        Photons, for ``distribution="uniform"``; (1000, 5000).
-    threshold : float
-        Detection threshold in photons, 0 (all). Emitters below it are rendered
-        but flagged ``detectable = 0`` in the truth (see :mod:`smlmscale.simulate`).
-    """
-
-    distribution: str = "gamma"
-    gamma_shape: float = 4.0
-    gamma_scale: float = 500.0
-    uniform_range: tuple[float, float] = (1000.0, 5000.0)
-    threshold: float = 0.0
-
-    def __post_init__(self) -> None:
-        _choice(self, "distribution", "photons.distribution", PHOTON_DISTRIBUTIONS)
-        _number(self, "gamma_shape", "photons.gamma_shape", low=0, low_open=True)
-        _number(self, "gamma_scale", "photons.gamma_scale", low=0, low_open=True)
-        _pair(self, "uniform_range", "photons.uniform_range", low=0)
-        _number(self, "threshold", "photons.threshold", low=0)
-
-    @property
-    def mean(self) -> float:
-        """Mean photons of one emitter in one frame."""
-        if self.distribution == "gamma":
-            return self.gamma_shape * self.gamma_scale
-        return 0.5 * (self.uniform_range[0] + self.uniform_range[1])
-
-
-@dataclass(frozen=True)
-class MovieSettings:
+class MovieSettings(SimulationSettings):
     """Everything that defines a simulated movie; the same settings give the same movie.
 
-    Attributes
-    ----------
-    frames : int
-        Number of frames, 1000.
-    size_px : int or (int, int)
-        Frame ``(height, width)`` in px; an int is a square, 256.
-    pixel_size_nm : float
-        Camera pixel size in the sample plane, nm; 100.
-    seed : int
-        Non-negative seed of every random draw, 0.
-    chunk_frames : int, optional
-        Frames per Zarr chunk and per Dask task; does not change the movie.
-        Default: about 16 MiB per chunk, 16-256 frames.
-    dtype : {"uint16", "uint8", "uint32", "float32"}
-    structure, emitters, photons, psf, background, camera, spectral
-        The model's parts; see their classes.
+    ``size_px`` is ``(height, width)``; an int is a square. ``chunk_frames`` (frames
+    per Zarr chunk and per Dask task) does not change the movie; by default a chunk
+    holds about 16 MiB, 16-256 frames (:attr:`chunk_frames_or_default`). Each field's
+    help, unit and limits are in its :func:`~smlmscale.settings.setting`; the parts
+    are described by their classes.
     """
 
-    frames: int = 1000
-    size_px: Any = (256, 256)
-    pixel_size_nm: float = 100.0
-    seed: int = 0
-    chunk_frames: int | None = None
-    dtype: str = "uint16"
-    structure: StructureSettings = field(default_factory=StructureSettings)
-    emitters: EmitterSettings = field(default_factory=EmitterSettings)
-    photons: PhotonSettings = field(default_factory=PhotonSettings)
-    psf: PsfSettings = field(default_factory=PsfSettings)
-    background: BackgroundSettings = field(default_factory=BackgroundSettings)
-    camera: CameraSettings = field(default_factory=CameraSettings)
-    spectral: SpectralSettings = field(default_factory=SpectralSettings)
+    frames: int = setting(1000, min=1, help="Frames")
+    size_px: tuple[int, int] = setting(
+        (256, 256), min=1, unit="px", default_text="256",
+        help="Frame edge (a parameter file may give [height, width])")
+    pixel_size_nm: float = setting(100.0, min=0, min_open=True, unit="nm",
+                                   help="Camera pixel size in the sample plane")
+    seed: int = setting(0, min=0, help="Seed of every random draw")
+    chunk_frames: int | None = setting(None, min=1, default_text="about 16 MiB, 16-256 frames",
+                                       help="Frames per chunk and task")
+    dtype: str = setting("uint16", choices=DTYPES, help="Pixel type of the movie")
+    structure: StructureSettings = setting(default_factory=StructureSettings,
+                                           help="Emitter sites")
+    emitters: EmitterSettings = setting(default_factory=EmitterSettings,
+                                        help="Active emitters and blinking")
+    photons: PhotonSettings = setting(default_factory=PhotonSettings,
+                                      help="Photons per emitter and frame")
+    psf: PsfSettings = setting(default_factory=PsfSettings, help="Point-spread function")
+    background: BackgroundSettings = setting(default_factory=BackgroundSettings,
+                                             help="Background photons")
+    camera: CameraSettings = setting(default_factory=CameraSettings, help="Camera")
+    spectral: SpectralSettings = setting(default_factory=SpectralSettings,
+                                         help="Spectral channel")
 
     def __post_init__(self) -> None:
-        _number(self, "frames", "frames", low=1, integer=True)
-        size = self.size_px
-        if isinstance(size, (list, tuple)) and len(size) == 1:
-            size = size[0]
-        if not isinstance(size, (list, tuple)):
-            size = (size, size)
-        if len(size) != 2:
-            raise InputError(f"size_px must be an integer or [height, width], got {size!r}")
-        _set(self, "size_px", tuple(to_number(v, "size_px", low=1, integer=True) for v in size))
-        _number(self, "pixel_size_nm", "pixel_size_nm", low=0, low_open=True)
-        _number(self, "seed", "seed", low=0, integer=True)
-        _number(self, "chunk_frames", "chunk_frames", low=1, integer=True, optional=True)
-        _choice(self, "dtype", "dtype", DTYPES)
-        for name, kind in (("structure", StructureSettings), ("emitters", EmitterSettings),
-                           ("photons", PhotonSettings), ("psf", PsfSettings),
-                           ("background", BackgroundSettings), ("camera", CameraSettings),
-                           ("spectral", SpectralSettings)):
-            if not isinstance(getattr(self, name), kind):
-                raise InputError(f"{name} must be a {kind.__name__}")
+        object.__setattr__(self, "size_px", _frame_size(self.size_px))
+        super().__post_init__()
         if self.emitters.per_frame_range is not None and \
                 self.emitters.per_frame_range[1] > self.n_sites:
             raise InputError(f"emitters.per_frame_range asks for up to "
@@ -237,6 +92,17 @@ class MovieSettings:
                 f"<= spectral.offset_px + spectral.box_width_px "
                 f"({self.spectral.offset_px:g} + {self.spectral.box_width_px})",
                 hint="use a larger --size or a smaller spectral offset")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None, *,
+                     source: str | os.PathLike | None = None) -> MovieSettings:
+        """Settings from a nested mapping; a part left empty (``psf:``) keeps its defaults.
+
+        See :meth:`smlmscale.settings.Settings.from_mapping`.
+        """
+        parts = {"structure", "emitters", "photons", "psf", "background", "camera", "spectral"}
+        data = {k: v for k, v in (data or {}).items() if not (k in parts and v is None)}
+        return super().from_mapping(data, source=source)
 
     @property
     def height_px(self) -> int:
@@ -287,6 +153,116 @@ class MovieSettings:
         return min(self.frames, max(16, min(256, (16 * 2**20) // frame_bytes)))
 
 
-__all__ = ["BLOCK_FRAMES", "BackgroundSettings", "CameraSettings", "EmitterSettings",
-           "MovieSettings", "PhotonSettings", "PsfSettings", "SpectralSettings",
-           "StructureSettings"]
+def _frame_size(size: Any) -> Any:
+    """``n`` or ``[n]`` -> ``(n, n)``; ``[h, w]`` as a tuple (checked by the field)."""
+    if isinstance(size, (list, tuple)) and len(size) == 1:
+        size = size[0]
+    if not isinstance(size, (list, tuple, np.ndarray)):
+        return (size, size)
+    if len(size) != 2:
+        raise InputError(f"size_px must be an integer or [height, width], got {size!r}",
+                         param="size_px")
+    return tuple(size)
+
+
+@dataclass(frozen=True)
+class SectionSettings(SimulationSettings):
+    """What section stack to simulate (built by the CLI from ``simulate --kind sections``).
+
+    The default 155 nm pixel is a usual camera pixel (100x objective) and 8-15 times
+    the localization precision: a synapse covers a few pixels holding tens of
+    localizations each, so count targets are dense and saturation erases the
+    intensity gradient inside clusters, and 300 synapses in the 159 um field rarely
+    share a tile. The seed renders its STORM-tiffs at 1/10 of the camera pixel
+    (``storm_image_scale = 10``) with 72 px tiles: 15.5 nm gives that geometry
+    (tiles then default to 64 px); there a cluster pixel holds far fewer
+    localizations, so saturation (floored at two lone-localization peaks, see
+    :attr:`saturation_level`) clips only the densest clusters. Each field's help,
+    unit and limits are in its :func:`~smlmscale.settings.setting`.
+    """
+
+    n_sections: int = setting(40, min=1, help="Sections (z planes)")
+    section_thickness_nm: float = setting(70.0, min=0, min_open=True, unit="nm",
+                                          help="Section thickness (ultrathin serial section)")
+    n_clusters: int = setting(300, min=0, help="Synapse-like clusters")
+    size_px: int = setting(1024, min=8, unit="px", help="Edge of each square section image")
+    pixel_size_nm: float = setting(155.0, min=0, min_open=True, unit="nm",
+                                   help="Rendered STORM-tiff pixel")
+    seed: int = setting(0, min=0, help="Seed of the random generator")
+    cluster_diameter_nm: tuple[float, float] = setting(
+        (200.0, 800.0), min=0, min_open=True, unit="nm",
+        help="Range of each principal diameter of the ellipsoids (synaptic protein clusters)")
+    locs_per_cluster: tuple[int, int] = setting(
+        (50, 500), min=1, help="Inclusive range of localizations per cluster")
+    precision_nm: tuple[float, float] = setting(
+        (10.0, 20.0), min=0, min_open=True, unit="nm",
+        help="Range of the lateral localization precision (Gaussian sigma; STORM, Alexa 647)")
+    background_per_um2: float = setting(
+        0.02, min=0, unit="1/um^2", help="Non-specific localizations per um^2 per section")
+    saturation_per_um2: float | None = setting(
+        120.0, min=0, min_open=True, unit="1/um^2",
+        help="Saturation level as localizations per um^2 (none: no saturation)")
+    roi_size_px: int | None = setting(None, min=1, unit="px", default_text="tile_size_px",
+                                      help="ROI tile edge")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("cluster_diameter_nm", "locs_per_cluster", "precision_nm"):
+            check_range(self, name)
+        if self.n_clusters == 0 and self.background_per_um2 == 0:
+            raise InputError("nothing to simulate: no clusters and no background",
+                             hint="ask for at least one cluster")
+        needed = math.ceil(self.max_footprint_nm / self.pixel_size_nm) + 2
+        if self.roi_size_px is not None and self.roi_size_px < needed:
+            raise InputError(f"ROI tiles of {self.roi_size_px} px cannot hold a cluster "
+                             f"({needed} px at {self.pixel_size_nm:g} nm per pixel)",
+                             hint=f"use a tile size of at least {needed} px")
+        if self.tile_size_px > self.size_px:
+            raise InputError(f"the {self.size_px} px image is smaller than one ROI tile "
+                             f"({self.tile_size_px} px)", hint="use a larger image size")
+
+    @property
+    def max_footprint_nm(self) -> float:
+        """Largest lateral extent of one cluster's localizations in nm (diameter + jitter)."""
+        return self.cluster_diameter_nm[1] + 2 * SPOT_TRUNCATE_SIGMA * self.precision_nm[1]
+
+    @property
+    def tile_size_px(self) -> int:
+        """ROI tile edge in px: ``roi_size_px``, or the smallest multiple of 8 (at least 32,
+        a network-friendly patch) that holds the largest cluster footprint."""
+        if self.roi_size_px is not None:
+            return self.roi_size_px
+        needed = math.ceil(self.max_footprint_nm / self.pixel_size_nm) + 2
+        return max(32, 8 * math.ceil(needed / 8))
+
+    @property
+    def saturation_level(self) -> float | None:
+        """Saturation level in image units (localizations per pixel), or ``None``.
+
+        ``saturation_per_um2`` over the pixel area, but never below twice the
+        peak pixel of one lone localization (precision at the low end of
+        ``precision_nm``, centred in a pixel): a lone localization never clips,
+        whatever the pixel size. At 155 nm pixels the density term decides
+        (2.88 against 2 x 1.00); at the seed's 15.5 nm pixels the floor does
+        (2 x 0.32).
+        """
+        if self.saturation_per_um2 is None:
+            return None
+        half_pixel = self.pixel_size_nm / (2 * np.sqrt(2) * self.precision_nm[0])
+        lone_peak = float(erf(half_pixel)) ** 2
+        return max(self.saturation_per_um2 * (self.pixel_size_nm / 1000.0) ** 2, 2 * lone_peak)
+
+    @property
+    def image_width_nm(self) -> float:
+        """Lateral edge of the volume in nm."""
+        return self.size_px * self.pixel_size_nm
+
+    @property
+    def depth_nm(self) -> float:
+        """Axial extent of the volume in nm."""
+        return self.n_sections * self.section_thickness_nm
+
+
+__all__ = ["BLOCK_FRAMES", "BackgroundSettings", "CameraSettings", "DTYPES", "EmitterSettings",
+           "MovieSettings", "PHOTON_DISTRIBUTIONS", "PhotonSettings", "PsfSettings",
+           "STRUCTURES", "SectionSettings", "SpectralSettings", "StructureSettings"]

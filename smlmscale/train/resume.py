@@ -1,26 +1,30 @@
-"""Starting and resuming a training run in ``OUT.partial``.
+"""The record of a training run in ``OUT.partial``, and what ``--resume`` reads back.
 
-A run writes ``train.json`` (its settings and the identity of its patch set) when it
-starts, and a checkpoint each epoch (:mod:`smlmscale.train.callbacks`). ``--resume``
-reads them back: the settings, the epochs done, the checkpoint to load, the best weights
-and the schedules' counters.
+A run's record, ``train.json`` (:func:`run_record`: its settings and the identity of its
+patch set), is written by :func:`~smlmscale.io.outputs.staged_output` when the run
+starts and compared by :func:`compare_run` when it resumes; the run writes a checkpoint
+each epoch (:mod:`smlmscale.train.callbacks`). ``--resume`` reads them back: the
+settings, the epochs done, the checkpoint to load, the best weights and the schedules'
+counters. Nothing here writes.
 """
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smlmscale.errors import InputError
+from smlmscale.io.modeldir import CHECKPOINTS, is_model_dir
+from smlmscale.io.outputs import read_record
 from smlmscale.patches.patchset import PatchSet
-from smlmscale.train.history import BEST_WEIGHTS, STATE_FILE, truncate_history
-from smlmscale.io.modeldir import CHECKPOINTS, HISTORY_FILE, is_model_dir, write_json
+from smlmscale.train.history import BEST_WEIGHTS, STATE_FILE
 from smlmscale.train.settings import TrainSettings
 
 RUN_FILE = "train.json"
+_AGAIN = "start again with --overwrite"
 
 
 def patchset_identity(ps: PatchSet) -> dict[str, Any]:
@@ -34,23 +38,74 @@ def patchset_identity(ps: PatchSet) -> dict[str, Any]:
     }
 
 
-def start_run(partial: Path, settings: TrainSettings, ps: PatchSet, command: str | None,
-              started: str) -> None:
-    """Create ``OUT.partial`` with its ``train.json``."""
-    partial.mkdir()
-    write_json(partial / RUN_FILE, {"settings": settings.to_dict(),
-                                    "patch_set": patchset_identity(ps),
-                                    "command": command, "started": started})
+def run_record(settings: TrainSettings, ps: PatchSet, *, command: str | None,
+               started: str) -> dict[str, Any]:
+    """The run's ``train.json``: its settings and patch set (compared on resume), the
+    command and start time (kept)."""
+    return {"settings": settings.to_mapping(), "patch_set": patchset_identity(ps),
+            "command": command, "started": started}
+
+
+def interrupted_run(final: Path, partial: Path) -> dict[str, Any]:
+    """The ``train.json`` of the interrupted run in ``partial``.
+
+    Raises
+    ------
+    InputError
+        Nothing to resume (no ``partial``; the model in ``final`` finished training), or
+        an unreadable ``train.json``.
+    """
+    if not partial.is_dir():
+        if is_model_dir(final):
+            raise InputError("nothing to resume: this model finished training", path=final,
+                             hint="train into another -o, or pass --overwrite to start again")
+        raise InputError("nothing to resume: no interrupted run here", path=partial,
+                         hint="leave out --resume to start training")
+    return read_record(partial / RUN_FILE, what=RUN_FILE)
+
+
+def stored_settings(stored: Mapping[str, Any], *, source: str | os.PathLike | None = None
+                    ) -> TrainSettings:
+    """The settings in an interrupted run's ``train.json``.
+
+    Raises
+    ------
+    InputError
+        When they are missing or refused.
+    """
+    try:
+        return TrainSettings.from_mapping(stored["settings"], source=source)
+    except (KeyError, TypeError, InputError) as exc:
+        raise InputError(f"cannot resume: the stored settings are unusable ({exc})",
+                         path=source, hint=_AGAIN) from None
+
+
+def compare_run(stored: Mapping[str, Any], record: Mapping[str, Any], *,
+                source: str | os.PathLike | None = None) -> None:
+    """Refuse to resume the run ``stored`` as the run ``record`` (two :func:`run_record`).
+
+    Only ``epochs`` may differ; the patch set must be the same (creation time and size).
+
+    Raises
+    ------
+    InputError
+        A changed setting (named by its flag), another patch set, or unusable settings.
+    """
+    stored_settings(stored, source=source).merged(record.get("settings", {}))
+    was, now = stored.get("patch_set") or {}, record.get("patch_set") or {}
+    if (was.get("created"), was.get("patches")) != (now.get("created"), now.get("patches")):
+        raise InputError("the interrupted run trained on another patch set "
+                         f"({was.get('path')}, {was.get('patches')} patches)",
+                         path=now.get("path"),
+                         hint="give the same patch set, or start again with --overwrite")
 
 
 @dataclass
 class ResumeState:
-    """What a resumed run continues from.
+    """What a run continues from (nothing, for a new run).
 
     Attributes
     ----------
-    settings : TrainSettings
-        The interrupted run's settings with the changes allowed on resume.
     epochs_done : int
         Epochs completed and checkpointed (0 when killed during the first).
     checkpoint : pathlib.Path or None
@@ -65,7 +120,6 @@ class ResumeState:
         When the run first started (UTC).
     """
 
-    settings: TrainSettings
     epochs_done: int = 0
     checkpoint: Path | None = None
     best_weights: Path | None = None
@@ -75,65 +129,26 @@ class ResumeState:
     started: str = ""
 
 
-def _read(path: Path, what: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"cannot resume: the interrupted run has no {what}", path=str(path),
-                         hint="start again with --overwrite") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot resume: {what} cannot be read ({exc})", path=str(path),
-                         hint="start again with --overwrite") from None
-    if not isinstance(data, dict):
-        raise InputError(f"cannot resume: {what} is malformed", path=str(path),
-                         hint="start again with --overwrite")
-    return data
-
-
-def resume_state(final: Path, partial: Path, ps: PatchSet, given: dict[str, Any]) -> ResumeState:
-    """Read what an interrupted run in ``partial`` left, checked against the patch set.
+def resume_state(partial: Path, stored: Mapping[str, Any]) -> ResumeState:
+    """Read (and change nothing of) the checkpoint an interrupted run in ``partial`` left.
 
     Parameters
     ----------
-    final, partial : pathlib.Path
-        The output folder and its ``.partial`` sibling.
-    ps : PatchSet
-        The patch set given now; it must be the one the run trained on.
-    given : dict
-        Settings given on the command line now (None for those left out); only
-        ``epochs`` may differ from the stored ones.
+    partial : pathlib.Path
+        ``OUT.partial``.
+    stored : mapping
+        Its ``train.json``.
 
     Raises
     ------
     InputError
-        Nothing to resume, the model already finished, another patch set, changed
-        settings, or unreadable run files.
+        A malformed ``checkpoints/state.json`` or a checkpoint file it names missing.
     """
-    if not partial.is_dir():
-        if is_model_dir(final):
-            raise InputError("nothing to resume: this model finished training", path=str(final),
-                             hint="train into another -o, or pass --overwrite to start again")
-        raise InputError("nothing to resume: no interrupted run here", path=str(partial),
-                         hint="leave out --resume to start training")
-    run = _read(partial / RUN_FILE, RUN_FILE)
-    try:
-        stored = TrainSettings.from_dict(run["settings"])
-    except (KeyError, TypeError, InputError) as exc:
-        raise InputError(f"cannot resume: the stored settings are unusable ({exc})",
-                         path=str(partial / RUN_FILE), hint="start again with --overwrite") \
-            from None
-    settings = stored.merged(given)
-    was, now = run.get("patch_set", {}), patchset_identity(ps)
-    if (was.get("created"), was.get("patches")) != (now["created"], now["patches"]):
-        raise InputError("the interrupted run trained on another patch set "
-                         f"({was.get('path')}, {was.get('patches')} patches)", path=ps.path,
-                         hint="give the same patch set, or start again with --overwrite")
-    state = ResumeState(settings=settings, started=str(run.get("started", "")))
+    state = ResumeState(started=str(stored.get("started", "")))
     folder = partial / CHECKPOINTS
     if not (folder / STATE_FILE).exists():
-        truncate_history(partial / HISTORY_FILE, 0)
         return state
-    saved = _read(folder / STATE_FILE, f"{CHECKPOINTS}/{STATE_FILE}")
+    saved = read_record(folder / STATE_FILE, what=f"{CHECKPOINTS}/{STATE_FILE}")
     try:
         state.epochs_done = int(saved["epochs_done"])
         state.checkpoint = folder / str(saved["checkpoint"])
@@ -144,13 +159,11 @@ def resume_state(final: Path, partial: Path, ps: PatchSet, given: dict[str, Any]
         state.stopped_early = bool(saved.get("stopped_early", False))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"cannot resume: the checkpoint state is malformed ({exc})",
-                         path=str(folder / STATE_FILE),
-                         hint="start again with --overwrite") from None
+                         path=folder / STATE_FILE, hint=_AGAIN) from None
     for path in (state.checkpoint, state.best_weights):
         if path is not None and not path.is_file():
-            raise InputError("cannot resume: a checkpoint file is missing", path=str(path),
-                             hint="start again with --overwrite")
-    truncate_history(partial / HISTORY_FILE, state.epochs_done)
+            raise InputError("cannot resume: a checkpoint file is missing", path=path,
+                             hint=_AGAIN)
     return state
 
 
@@ -171,7 +184,7 @@ def load_best_weights(model: Any, path: Path | None) -> list | None:
         model.load_weights(path)
     except Exception as exc:  # noqa: BLE001  (h5py and Keras raise many kinds)
         raise InputError(f"cannot resume: the best weights cannot be read ({exc})",
-                         path=str(path), hint="start again with --overwrite") from None
+                         path=str(path), hint=_AGAIN) from None
     finally:
         best = model.get_weights()
         model.set_weights(current)
@@ -180,5 +193,5 @@ def load_best_weights(model: Any, path: Path | None) -> list | None:
     return best
 
 
-__all__ = ["RUN_FILE", "ResumeState", "load_best_weights", "patchset_identity", "resume_state",
-           "start_run"]
+__all__ = ["RUN_FILE", "ResumeState", "compare_run", "interrupted_run", "load_best_weights",
+           "patchset_identity", "resume_state", "run_record", "stored_settings"]

@@ -1,32 +1,34 @@
 """Orchestration: train a model on a patch set into a model folder, resumably.
 
-The run is built in ``OUT.partial`` and renamed to ``OUT`` once ``model.keras``,
-``smlmscale.json``, ``history.csv`` and the curve are written; a killed job leaves
-``OUT.partial`` with a checkpoint per epoch for ``--resume``.
+:func:`run_train` trains a :class:`~smlmscale.train.prepare.TrainPlan` (from
+:func:`~smlmscale.train.prepare.prepare_train`; training needs no Dask cluster). The run
+is built in ``OUT.partial`` by :func:`~smlmscale.io.outputs.staged_output`, whose record is
+``train.json``, and renamed to ``OUT`` once ``model.keras``, ``smlmscale.json``,
+``history.csv`` and the curve are written; a killed job leaves ``OUT.partial`` with a
+checkpoint per epoch for ``--resume``. :func:`train_model` does both in one call.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smlmscale._version import __version__
 from smlmscale.errors import InputError
-from smlmscale.io.outputs import check_output, move_into_place, partial_path, utc_now
-from smlmscale.patches.patchset import open_patchset
 from smlmscale.io import modeldir as md
+from smlmscale.io.outputs import staged_output, utc_now
 from smlmscale.train.augment import allowed_augmentation
-from smlmscale.train.history import prune_checkpoints
-from smlmscale.train.resume import (RUN_FILE, ResumeState, load_best_weights, patchset_identity,
-                                    resume_state, start_run)
-from smlmscale.train.settings import TrainSettings, check_generator
-from smlmscale.train.stream import StreamPlan, patch_stream, plan_stream, split_selection
+from smlmscale.train.history import prune_checkpoints, truncate_history
+from smlmscale.train.prepare import RESUME_HINT, TrainPlan, prepare_train
+from smlmscale.train.resume import RUN_FILE, compare_run, load_best_weights, patchset_identity
+from smlmscale.train.settings import TrainSettings
+from smlmscale.train.stream import StreamPlan, patch_stream
 
 EpochCallback = Callable[[int, int, dict], None]
 # Seed offset per resumed epoch, so a resumed run does not replay epoch 1's order.
@@ -89,19 +91,46 @@ class TrainResult:
     model: Any = None
 
 
-def _settings_given(settings: TrainSettings | None, given: dict[str, Any] | None
-                    ) -> tuple[TrainSettings, dict[str, Any]]:
-    given = {k: v for k, v in (given or {}).items() if v is not None}
-    if settings is None:
-        settings = TrainSettings(**given)
-    return settings, given
+def run_train(plan: TrainPlan, *, progress: EpochCallback | None = None) -> TrainResult:
+    """Train a checked plan into its model folder (built in ``OUT.partial``, then renamed).
+
+    Parameters
+    ----------
+    plan : TrainPlan
+        From :func:`~smlmscale.train.prepare.prepare_train`.
+    progress : callable, optional
+        Called as ``progress(epoch, epochs, logs)`` after each epoch's checkpoint.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    InputError
+        An unreadable checkpoint, or no epoch trained; ``OUT.partial`` is kept for
+        ``--resume`` (as it is when the job is killed).
+    """
+    source = plan.partial / RUN_FILE
+    # overwrite on resume: the interrupted run may have been started with --overwrite
+    # over a finished model, which it replaces once complete.
+    with staged_output(plan.output, overwrite=plan.overwrite or plan.resume,
+                       resume=plan.resume, record=plan.record, record_name=RUN_FILE,
+                       compare=functools.partial(compare_run, source=source),
+                       resume_hint=RESUME_HINT) as staged:
+        if staged.resumed:
+            # A row written just before a kill, without its checkpoint, is dropped.
+            truncate_history(staged.path / md.HISTORY_FILE, plan.state.epochs_done)
+        return _fit(plan, staged.path, progress)
 
 
 def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
-                settings: TrainSettings | None = None, given: dict[str, Any] | None = None,
+                settings: TrainSettings | None = None, given: Mapping[str, Any] | None = None,
                 resume: bool = False, overwrite: bool = False, command: str | None = None,
                 on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train a model on a patch set streamed from Zarr and write its model folder.
+
+    :func:`~smlmscale.train.prepare.prepare_train` then :func:`run_train`.
 
     Parameters
     ----------
@@ -112,7 +141,7 @@ def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
         ``training_curve.png``, ``checkpoints/``, ``logs/``).
     settings : TrainSettings, optional
         Settings of a new run; built from ``given`` when None.
-    given : dict, optional
+    given : mapping, optional
         Settings given by the user (None values ignored). With ``resume``, only ``epochs``
         may differ from the interrupted run's.
     resume : bool, optional
@@ -132,81 +161,52 @@ def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
         Bad settings, a patch set of the wrong kind or with an empty split, an existing
         output, nothing to resume, or an unreadable checkpoint.
     """
-    ps = open_patchset(patchset)
-    final = Path(os.path.abspath(os.fspath(output)))
-    partial = Path(partial_path(output))
-    settings, given = _settings_given(settings, given)
-    if resume:
-        state = resume_state(final, partial, ps, given)
-        settings = state.settings
-    else:
-        check_output(final, overwrite=overwrite)
-        state = ResumeState(settings=settings)
-    _check_patchset(ps, settings)
-    from smlmscale.train.devices import check_precision
-
-    check_precision(settings.mixed_precision)
-    plan = plan_stream(ps, batch_size=settings.batch_size, budget_bytes=settings.memory_budget)
-    if not resume:
-        if partial.exists():
-            shutil.rmtree(partial)
-        state.started = utc_now()
-        start_run(partial, settings, ps, command, state.started)
-    return _fit(ps, final, partial, settings, state, plan, command, on_epoch)
+    plan = prepare_train(patchset, output, settings=settings, resume=resume,
+                         overwrite=overwrite, given=given, command=command)
+    return run_train(plan, progress=on_epoch)
 
 
-def _check_patchset(ps: Any, settings: TrainSettings) -> None:
-    check_generator(settings.model, ps.attrs.get("generator"), ps.path)
-    if len(ps) == 0:
-        raise InputError("the patch set is empty", path=ps.path,
-                         hint="make it again with more frames or a lower --min-emitters")
-    split_selection(ps, "train")
-    from smlmscale.models import build_model
-
-    build_model(settings.model, ps.inputs.shape[1:], ps.targets.shape[1:])
-
-
-def _compiled_model(ps: Any, settings: TrainSettings, state: ResumeState) -> Any:
+def _compiled_model(plan: TrainPlan) -> Any:
     import keras
 
-    from smlmscale.models import build_model, get_loss
+    from smlmscale.models import get_loss, model_kind
     from smlmscale.train.devices import float32_output
 
-    if state.checkpoint is not None:
-        return md.load_keras_model(state.checkpoint, compile=True)
-    model = float32_output(build_model(settings.model, ps.inputs.shape[1:],
-                                       ps.targets.shape[1:]))
+    if plan.state.checkpoint is not None:
+        return md.load_keras_model(plan.state.checkpoint, compile=True)
+    ps, settings = plan.patchset, plan.settings
+    model = float32_output(model_kind(settings.model).build(ps.inputs.shape[1:],
+                                                            ps.targets.shape[1:]))
     loss = get_loss(settings.loss_name, **settings.loss_params())
     model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=loss)
     return model
 
 
-def _fit(ps: Any, final: Path, partial: Path, settings: TrainSettings, state: ResumeState,
-         plan: StreamPlan, command: str | None, on_epoch: EpochCallback | None) -> TrainResult:
+def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> TrainResult:
     import keras
 
     from smlmscale.train.callbacks import (EpochCheckpoint, ResumableEarlyStopping,
                                            ResumableReduceLROnPlateau)
     from smlmscale.train.devices import choose_strategy, precision, visible_gpus
 
+    ps, settings, state = plan.patchset, plan.settings, plan.state
     notes: list[str] = []
     gpus = visible_gpus()
-    keras.utils.set_random_seed(settings.seed + RESUME_SEED_STEP * state.epochs_done)
-    has_val = split_selection(ps, "validation")[1].sum() > 0
-    monitor = "val_loss" if has_val else "loss"
-    if not has_val:
+    seed = settings.seed + RESUME_SEED_STEP * state.epochs_done
+    keras.utils.set_random_seed(seed)
+    monitor = "val_loss" if plan.validation else "loss"
+    if not plan.validation:
         notes.append("the patch set has no validation split: early stopping and the learning "
                      "rate follow the training loss")
-    seed = settings.seed + RESUME_SEED_STEP * state.epochs_done
     augment = (allowed_augmentation(ps.attrs.get("generator"), ps.inputs.shape[1:],
                                     ps.targets.shape[1:]) if settings.augment else "none")
     strategy = choose_strategy(gpus)
     with precision(settings.mixed_precision, gpus) as policy, strategy.scope():
-        model = _compiled_model(ps, settings, state)
-        train = patch_stream(ps, "train", plan, augment=augment, seed=seed,
+        model = _compiled_model(plan)
+        train = patch_stream(ps, "train", plan.stream, augment=augment, seed=seed,
                              target_scale=settings.scale)
-        val = (patch_stream(ps, "validation", plan, shuffle=False, target_scale=settings.scale)
-               if has_val else None)
+        val = (patch_stream(ps, "validation", plan.stream, shuffle=False,
+                            target_scale=settings.scale) if plan.validation else None)
         es = ResumableEarlyStopping(monitor=monitor, patience=settings.patience,
                                     restore_best_weights=True)
         es.restore(state.early_stopping)
@@ -236,15 +236,17 @@ def _fit(ps: Any, final: Path, partial: Path, settings: TrainSettings, state: Re
         seconds = time.perf_counter() - started
     device = (f"MirroredStrategy over {len(gpus)} GPUs" if len(gpus) > 1 else
               "1 GPU" if gpus else "CPU")
-    return _finish(ps, model, final, partial, settings, state, plan, command, notes,
-                   monitor=monitor, seconds=seconds, device=f"{device}, {policy}")
+    return _finish(plan, model, partial, notes, monitor=monitor, seconds=seconds,
+                   device=f"{device}, {policy}")
 
 
-def _finish(ps: Any, model: Any, final: Path, partial: Path, settings: TrainSettings,
-            state: ResumeState, plan: StreamPlan, command: str | None, notes: list[str], *,
-            monitor: str, seconds: float, device: str) -> TrainResult:
+def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, monitor: str,
+            seconds: float, device: str) -> TrainResult:
+    """Write ``model.keras``, ``smlmscale.json`` and the curve into ``partial``; drop the
+    run record and all but the last checkpoint (the folder is renamed into place after)."""
     from smlmscale.train.curve import plot_history
 
+    ps, settings, final = plan.patchset, plan.settings, Path(plan.output)
     history = md.read_history(partial)
     if history.empty:
         raise InputError("training ran no epoch", path=str(partial),
@@ -255,8 +257,38 @@ def _finish(ps: Any, model: Any, final: Path, partial: Path, settings: TrainSett
     tmp = partial / f".partial_{md.MODEL_FILE}"
     model.save(tmp)
     os.replace(tmp, partial / md.MODEL_FILE)
-    attrs = ps.attrs
-    meta = {
+    training = {
+        **settings.to_mapping(),
+        "epochs_run": epochs_run,
+        "monitor": monitor,
+        "best_epoch": best_epoch,
+        f"best_{monitor}": float(best_row[monitor]),
+        "best_val_loss": float(best_row[monitor]) if monitor == "val_loss" else None,
+        "stopped_early": stopped,
+        "stream": {"cycle_length": plan.stream.cycle_length,
+                   "shuffle_patches": plan.stream.shuffle_patches,
+                   "prefetch_batches": plan.stream.prefetch_batches,
+                   "bytes": plan.stream.bytes},
+        "device": device,
+        "started": plan.record.get("started"),
+    }
+    md.write_json(partial / md.META_FILE, _model_json(plan, model, training))
+    curve = plot_history(history, partial / md.CURVE_FILE, best_epoch=best_epoch,
+                         title=f"{settings.model} on {Path(ps.path).name}")
+    (partial / RUN_FILE).unlink(missing_ok=True)
+    prune_checkpoints(partial / md.CHECKPOINTS, 1)
+    return TrainResult(
+        path=str(final), settings=settings, epochs_run=epochs_run,
+        initial_epoch=plan.state.epochs_done, best_epoch=best_epoch, monitor=monitor,
+        best=float(best_row[monitor]), first=float(history[monitor].iloc[0]),
+        stopped_early=stopped, history=history, curve=str(final / curve.name),
+        plan=plan.stream, seconds=seconds, device=device, notes=notes, model=model)
+
+
+def _model_json(plan: TrainPlan, model: Any, training: dict[str, Any]) -> dict[str, Any]:
+    """``smlmscale.json``: what inference needs, the training and its provenance."""
+    ps, settings, attrs = plan.patchset, plan.settings, plan.patchset.attrs
+    return {
         "kind": md.KIND,
         "model": settings.model,
         "version": __version__,
@@ -271,37 +303,11 @@ def _finish(ps: Any, model: Any, final: Path, partial: Path, settings: TrainSett
         "estimate": attrs.get("estimate"),
         "target_scale": settings.scale,
         "loss": {"name": settings.loss_name, **settings.loss_params()},
-        "training": {
-            **settings.to_dict(),
-            "epochs_run": epochs_run,
-            "monitor": monitor,
-            "best_epoch": best_epoch,
-            f"best_{monitor}": float(best_row[monitor]),
-            "best_val_loss": float(best_row[monitor]) if monitor == "val_loss" else None,
-            "stopped_early": stopped,
-            "stream": {"cycle_length": plan.cycle_length,
-                       "shuffle_patches": plan.shuffle_patches,
-                       "prefetch_batches": plan.prefetch_batches,
-                       "bytes": plan.bytes},
-            "device": device,
-            "started": state.started,
-        },
+        "training": training,
         "patch_set": {**patchset_identity(ps), "source": attrs.get("source"),
                       "command": attrs.get("command")},
-        "provenance": {"command": command, "created": utc_now(), "version": __version__},
+        "provenance": {"command": plan.command, "created": utc_now(), "version": __version__},
     }
-    md.write_json(partial / md.META_FILE, meta)
-    curve = plot_history(history, partial / md.CURVE_FILE, best_epoch=best_epoch,
-                         title=f"{settings.model} on {Path(ps.path).name}")
-    (partial / RUN_FILE).unlink(missing_ok=True)
-    prune_checkpoints(partial / md.CHECKPOINTS, 1)
-    move_into_place(partial, final)
-    return TrainResult(
-        path=str(final), settings=settings, epochs_run=epochs_run,
-        initial_epoch=state.epochs_done, best_epoch=best_epoch, monitor=monitor,
-        best=float(best_row[monitor]), first=float(history[monitor].iloc[0]),
-        stopped_early=stopped, history=history, curve=str(final / curve.name), plan=plan,
-        seconds=seconds, device=device, notes=notes, model=model)
 
 
-__all__ = ["TrainResult", "train_model"]
+__all__ = ["TrainPlan", "TrainResult", "prepare_train", "run_train", "train_model"]

@@ -3,40 +3,43 @@
 Defaults follow the seeds: Adam at 1e-3 (Keras and Deep-STORM), batch 16 (Deep-STORM),
 ReduceLROnPlateau and EarlyStopping on the validation loss (seed 001 uses patience 4 for
 both; smlmscale waits 10 epochs before stopping, since a killed job resumes anyway).
+The defaults that depend on the model (loss, target scale) and the patch sets a model
+trains on are in its record (:data:`smlmscale.models.kinds.MODEL_KINDS`).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
-
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from smlmscale.errors import InputError
-from smlmscale.validate import integer
+from smlmscale.models.kinds import LOSS_NAMES, MODEL_KINDS, model_kind, models_for
+from smlmscale.settings import Settings, flag_of, setting
 
-# Which patch-set generators each model trains on.
-GENERATORS: dict[str, tuple[str, ...]] = {
-    "deepstorm": ("deepstorm", "summed"),
-    "autoencoder": ("deepstorm", "summed"),
-    "unet": ("fusion",),
-    "counts": ("counts",),
-}
-DEFAULT_LOSS = {"deepstorm": "mse", "unet": "mse", "autoencoder": "blurred-mse",
-                "counts": "poisson"}
-# Deep-STORM multiplies its heatmaps by 100 (its "L2 weighting factor") so the loss
-# is not dominated by the empty background; count targets keep their unit.
-DEFAULT_TARGET_SCALE = {"deepstorm": 100.0, "autoencoder": 100.0, "unet": 1.0, "counts": 1.0}
+#: Bytes of patch data the input stream may hold at once, by default (1 GiB).
 DEFAULT_BUDGET = 1 << 30
 
 
+def _model_help() -> str:
+    kinds = [f"{k.name} ({'/'.join(k.generators)} patches)" for k in MODEL_KINDS.values()]
+    return "Model to train: " + ", ".join(kinds)
+
+
+def _by_model(attribute: str) -> str:
+    """``"mse; autoencoder blurred-mse; counts poisson"``: a default per model, from the records."""
+    texts = [(k.name, f"{v:g}" if isinstance(v := getattr(k, attribute), float) else str(v))
+             for k in MODEL_KINDS.values()]
+    first = texts[0][1]
+    return "; ".join([first, *(f"{name} {text}" for name, text in texts[1:] if text != first)])
+
+
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Settings):
     """How to train a model on a patch set.
 
     Attributes
     ----------
     model : str
-        ``deepstorm``, ``unet``, ``autoencoder`` or ``counts``.
+        A registered model kind: ``deepstorm``, ``unet``, ``autoencoder`` or ``counts``.
     epochs : int
         Last epoch to train to (a resumed run continues up to it).
     batch_size : int
@@ -70,54 +73,57 @@ class TrainSettings:
         float16 compute with float32 weights (needs a GPU).
     """
 
-    model: str = "deepstorm"
-    epochs: int = 50
-    batch_size: int = 16
-    lr: float = 1e-3
-    loss: str | None = None
-    target_scale: float | None = None
-    target_sigma_px: float = 1.0
-    l1_weight: float = 0.0
-    augment: bool = True
-    seed: int = 0
-    patience: int = 10
-    lr_patience: int = 4
-    lr_factor: float = 0.5
-    min_lr: float = 1e-6
-    memory_budget: int = DEFAULT_BUDGET
-    mixed_precision: bool = False
+    model: str = setting("deepstorm", help=_model_help())
+    epochs: int = setting(50, min=1, help="Train up to this epoch")
+    batch_size: int = setting(16, min=1, help="Patches per step, split across GPUs")
+    lr: float = setting(1e-3, min=0, min_open=True, help="Initial learning rate of Adam")
+    loss: str | None = setting(None, help="Loss: " + ", ".join(LOSS_NAMES),
+                               default_text=_by_model("loss"))
+    target_scale: float | None = setting(None, min=0, min_open=True,
+                                         help="Factor applied to the targets",
+                                         default_text=_by_model("target_scale"))
+    target_sigma_px: float = setting(1.0, min=0, min_open=True, unit="target px",
+                                     help="Blur of blurred-mse")
+    l1_weight: float = setting(0.0, help="Weight of the L1 term of blurred-mse")
+    augment: bool = setting(True, help="Random flips and quarter turns, as the patch "
+                                       "geometry allows")
+    seed: int = setting(0, min=0, help="Seeds the initial weights, the shuffles and the "
+                                       "augmentation")
+    patience: int = setting(10, min=1, help="Epochs without improvement before stopping "
+                                            "early")
+    lr_patience: int = setting(4, min=1, help="Epochs without improvement before the "
+                                              "learning rate is reduced")
+    lr_factor: float = setting(0.5, min=0, max=1, min_open=True, max_open=True,
+                               help="Learning-rate factor on a plateau, in (0, 1)")
+    min_lr: float = setting(1e-6, min=0, min_open=True, help="Lowest learning rate")
+    memory_budget: int = setting(DEFAULT_BUDGET, min=1,
+                                 default_text=f"{DEFAULT_BUDGET // 2**30}GiB",
+                                 help="Patch data the input stream may hold at once, "
+                                      "a size such as 512MiB (bytes in Python)")
+    mixed_precision: bool = setting(False, help="float16 compute with float32 weights "
+                                                "(needs a GPU)")
 
     def __post_init__(self) -> None:
-        if self.model not in GENERATORS:
-            raise InputError(f"unknown model {self.model!r}",
-                             hint=f"choose one of {', '.join(GENERATORS)}")
-        for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("patience", 1),
-                            ("lr_patience", 1), ("memory_budget", 1)):
-            integer("--" + name.replace("_", "-"), getattr(self, name), least)
-        for name in ("lr", "target_sigma_px", "min_lr"):
-            _positive(name, getattr(self, name))
-        if self.target_scale is not None:
-            _positive("target_scale", self.target_scale)
-        if not (math.isfinite(self.l1_weight) and self.l1_weight >= 0):
-            raise InputError(f"--l1-weight must be >= 0, got {self.l1_weight}")
-        if not 0 < self.lr_factor < 1:
-            raise InputError(f"--lr-factor must be in (0, 1), got {self.lr_factor}")
-        if self.loss is not None:
-            from smlmscale.models.losses import LOSSES
-
-            if self.loss not in LOSSES:
-                raise InputError(f"unknown loss {self.loss!r}",
-                                 hint=f"choose one of {', '.join(LOSSES)}")
+        super().__post_init__()
+        if self.model not in MODEL_KINDS:
+            raise InputError(f"unknown model {self.model!r}", param="model",
+                             hint=f"choose one of {', '.join(MODEL_KINDS)}")
+        if not self.l1_weight >= 0:
+            raise InputError(f"{{flag}} must be >= 0, got {self.l1_weight}", param="l1_weight",
+                             flag=flag_of(self, "l1_weight"))
+        if self.loss is not None and self.loss not in LOSS_NAMES:
+            raise InputError(f"unknown loss {self.loss!r}", param="loss",
+                             hint=f"choose one of {', '.join(LOSS_NAMES)}")
 
     @property
     def loss_name(self) -> str:
         """The loss used: the one given or the model's default."""
-        return self.loss or DEFAULT_LOSS[self.model]
+        return self.loss or model_kind(self.model).loss
 
     @property
     def scale(self) -> float:
         """The target scale used: the one given or the model's default."""
-        return float(self.target_scale or DEFAULT_TARGET_SCALE[self.model])
+        return float(self.target_scale or model_kind(self.model).target_scale)
 
     def loss_params(self) -> dict[str, float]:
         """Parameters of the loss (only ``blurred-mse`` has any)."""
@@ -125,43 +131,32 @@ class TrainSettings:
             return {"sigma_px": self.target_sigma_px, "l1_weight": self.l1_weight}
         return {}
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values, for ``smlmscale.json``."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
-        """Settings from :meth:`to_dict` (unknown keys ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def merged(self, given: dict[str, Any], *, changeable: tuple[str, ...] = ("epochs",)
+    def merged(self, given: Mapping[str, Any], *, changeable: Sequence[str] = ("epochs",)
                ) -> TrainSettings:
         """These (stored) settings with ``given`` ones applied, for a resumed run.
+
+        Parameters
+        ----------
+        given : mapping
+            Field names to values (None values ignored).
+        changeable : sequence of str
+            The fields that may differ from the stored ones.
 
         Raises
         ------
         InputError
-            When a given setting other than ``changeable`` differs from the stored one.
+            When a given setting other than ``changeable`` differs from the stored one,
+            or a given value is refused.
         """
-        changes = {}
-        for name, value in given.items():
-            if value is None or value == getattr(self, name):
-                continue
+        wanted = self.replace(**{k: v for k, v in given.items() if v is not None})
+        for name in self.diff(wanted):
             if name not in changeable:
-                option = "--" + name.replace("_px", "").replace("_", "-")
                 raise InputError(
-                    f"{option} {value} differs from the interrupted run's "
-                    f"{getattr(self, name)}; a resumed run keeps its settings",
+                    f"{{flag}} {getattr(wanted, name)} differs from the interrupted run's "
+                    f"{getattr(self, name)}; a resumed run keeps its settings", param=name,
+                    flag=flag_of(self, name),
                     hint="leave the option out, or start again with --overwrite")
-            changes[name] = value
-        return replace(self, **changes)
-
-
-def _positive(name: str, value: Any) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        option = "--" + name.replace("_px", "").replace("_", "-")
-        raise InputError(f"{option} must be a positive number, got {value!r}")
+        return wanted
 
 
 def check_generator(model: str, generator: str | None, path: str) -> None:
@@ -172,10 +167,10 @@ def check_generator(model: str, generator: str | None, path: str) -> None:
     InputError
         With the generators the model accepts and the model that fits the patch set.
     """
-    accepted = GENERATORS[model]
+    accepted = model_kind(model).generators
     if generator in accepted:
         return
-    fits = [m for m, gens in GENERATORS.items() if generator in gens]
+    fits = models_for(generator)
     hint = (f"train --model {' or '.join(fits)} on it" if fits else
             "make patches with smlmscale patches --kind " + "|".join(accepted))
     raise InputError(f"a {model} model trains on {' or '.join(accepted)} patches, "
@@ -183,4 +178,4 @@ def check_generator(model: str, generator: str | None, path: str) -> None:
                      path=path, hint=hint)
 
 
-__all__ = ["DEFAULT_LOSS", "DEFAULT_TARGET_SCALE", "GENERATORS", "TrainSettings", "check_generator"]
+__all__ = ["DEFAULT_BUDGET", "TrainSettings", "check_generator"]

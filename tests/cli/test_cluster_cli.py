@@ -136,3 +136,16 @@ def test_cluster_through_the_console_script(scheduler, data, tmp_path):
     assert bad.returncode == 2
     lines = [line for line in bad.stderr.splitlines() if not line.startswith("dask: ")]
     assert len(lines) == 1 and lines[0].startswith("error: --eps"), bad.stderr
+
+
+def test_help_defaults_come_from_the_settings():
+    from smlmscale.cluster.settings import ClusterSettings
+    from smlmscale.settings import field_names, flag_of, option_help
+
+    helped = runner.invoke(app, ["cluster", "--help"], env={"COLUMNS": "250"})
+    assert helped.exit_code == 0, helped.output
+    text = " ".join(helped.stdout.replace("│", " ").split())
+    for name in field_names(ClusterSettings):
+        assert flag_of(ClusterSettings, name) in text, name
+        assert option_help(ClusterSettings, name) in text, (name, text)
+    assert "Lateral neighbourhood radius, nm [80]." in text

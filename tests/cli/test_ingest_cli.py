@@ -118,3 +118,15 @@ def test_console_script_runs_ingest_and_reports_bad_input(tmp_path, movie):
     version = subprocess.run([sys.executable, "-m", "smlmscale", "--version"],
                              capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("smlmscale ")
+
+
+def test_help_defaults_come_from_the_settings():
+    from smlmscale.ingest import IngestSettings
+    from smlmscale.settings import option_help
+
+    result = runner.invoke(app, ["ingest", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    for name in ("chunk_frames", "compressor", "zarr_format"):
+        assert " ".join(option_help(IngestSettings, name).split()) in text
+    assert "--shards" in text and "--pixel-size" in text and "--tile" in text

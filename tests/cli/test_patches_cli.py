@@ -146,3 +146,31 @@ def test_fusion_through_the_cli_on_a_spectral_movie(tmp_path, scheduler):
     result = _run(scheduler, store, "--locs", locs, "-o", tmp_path / "none.zarr", "--kind",
                   "fusion", "--min-run", 500, "--signal-min", SIGNAL_MIN)
     assert_fails_with_one_line(result, "peakfit.parquet")
+
+
+def test_help_defaults_come_from_the_settings():
+    from smlmscale.patches.base import CHUNK_BYTES
+
+    shown = runner.invoke(app, ["patches", "--help"], env={"COLUMNS": "250"}).output
+    text = " ".join(shown.split())
+    assert f"about {CHUNK_BYTES / 2**20:g} MiB of pairs" in text
+    for words in ("Patch side, camera px [26].", "Upsampling factor [8].",
+                  "Keep patches with at least this many emitters [1; summed 2].",
+                  "Patches summed into one [10].", "DBSCAN eps, nm [half a pixel].",
+                  "deepstorm and summed options", "counts options", "--keep-empty"):
+        assert words in text, words
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--kind", "deepstorm", "--keep-empty"], ["--keep-empty does not apply to --kind deepstorm"]),
+    (["--kind", "counts", "--patch-size", 8], ["--patch-size does not apply to --kind counts"]),
+    (["--kind", "summed", "--bin-size", 0], ["--bin-size must be at least 1, got 0"]),
+    (["--spectral-jitter", "1:x", "--kind", "fusion"], ["--spectral-jitter must be LOW:HIGH"]),
+    (["--kind", "fusion", "--spectral-jitter", "5:1"], ["--spectral-jitter must be LOW, HIGH"]),
+])
+def test_refused_before_a_cluster_starts(tmp_path, extra, fragments):
+    store, locs, _, _ = make_data(tmp_path, frames=3)
+    result = runner.invoke(app, ["patches", str(store), "--locs", str(locs), "-o",
+                                 str(tmp_path / "out.zarr"), *map(str, extra)])
+    assert_fails_with_one_line(result, *fragments)
+    assert "dask:" not in result.stderr and not (tmp_path / "out.zarr").exists()

@@ -2,7 +2,9 @@
 
 simulate --kind sections -> preprocess (saturate, blur) -> patches --kind counts -> train
 --model counts -> predict --rois -> cluster (sequences) -> info; the recovered clusters,
-matched by centroid, must be at least 90 % of the simulated ones. About a minute on 2 cores.
+matched by centroid, must be at least 90 % of the simulated ones. The command lines are
+the demo's own (:func:`smlmscale.cli.demo_steps.section_commands`). About a minute on 2
+cores.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smlmscale.cli import app
+from smlmscale.cli.demo_steps import SectionDemoSettings, SectionFiles, section_commands
 from smlmscale.cluster.match import match_clusters
 
 pytest.importorskip("keras")
@@ -23,28 +26,20 @@ def test_section_stack_to_clusters_recovers_the_simulated_clusters(scheduler, tm
         assert result.exit_code == 0, (args, result.stderr[-2000:])
         return result
 
-    stack, pre = tmp_path / "sec.zarr", tmp_path / "pre.zarr"
-    rois, truth = tmp_path / "sec_rois.csv", tmp_path / "sec_truth.parquet"
-    run("simulate", "--kind", "sections", "-o", stack, "--sections", 16, "--size", 384,
-        "--clusters", 12, "--pixel-size", 15.5, "--seed", 3)
-    run("preprocess", stack, "-o", pre, "--steps", "saturate:knee=0.5; blur:sigma=1.0")
-    run("patches", pre, "--locs", truth, "--rois", rois, "-o", tmp_path / "counts.zarr",
-        "--kind", "counts")
-    run("train", tmp_path / "counts.zarr", "-o", tmp_path / "model", "--model", "counts",
-        "--epochs", 10, "--batch-size", 8, "--seed", 3)
-    run("predict", pre, "--model", tmp_path / "model", "--rois", rois, "-o",
-        tmp_path / "points3d.parquet", "--section-thickness", 70)
-    result = run("cluster", tmp_path / "points3d.parquet", "--rois", rois, "-o",
-                 tmp_path / "clusters", "--eps", 80, "--eps-z", 140, "--min-samples", 10,
-                 "--randomize", 3)
-    assert "clusters in" in result.stderr
-    assert "clusters" in run("info", tmp_path / "clusters").stdout
-    found = pd.read_parquet(tmp_path / "clusters" / "properties.parquet")
-    simulated = pd.read_parquet(tmp_path / "sec_clusters.parquet")
+    files = SectionFiles.under(tmp_path, stem="sec")
+    settings = SectionDemoSettings(n_sections=16, size_px=384, n_clusters=12,
+                                   pixel_size_nm=15.5, seed=3, train_epochs=10, batch_size=8,
+                                   eps_nm=80, eps_z_nm=140, min_samples=10, randomize=3)
+    for step, argv in section_commands(files, settings).items():
+        result = run(*argv)
+    assert step == "cluster" and "clusters in" in result.stderr
+    assert "clusters" in run("info", files.clusters).stdout
+    found = pd.read_parquet(files.clusters / "properties.parquet")
+    simulated = pd.read_parquet(files.clusters_truth)
     simulated = simulated[simulated["n_localizations"] >= 10]
     match = match_clusters(found, simulated, tolerance_nm=200.0)
     assert match.truth >= 10
     assert match.recovered >= 0.9, (match.matched, match.truth, len(found))
     for name in ("localizations.parquet", "properties.csv", "summary.csv", "sequences.csv",
                  "histograms.png", "randomized_properties.parquet", "cluster.json"):
-        assert (tmp_path / "clusters" / name).is_file(), name
+        assert (files.clusters / name).is_file(), name

@@ -111,3 +111,19 @@ def test_existing_output_exits_2(tmp_path, scheduler):
     _bad_files(tmp_path)
     result = _run(scheduler, "-o", tmp_path / "exists.zarr", "--frames", 3)
     assert_fails_with_one_line(result, "exists.zarr", "output exists", "--overwrite")
+
+
+def test_help_defaults_come_from_the_settings():
+    import typer
+
+    from smlmscale.simulate.instrument import CameraSettings
+    from smlmscale.simulate.settings import SectionSettings
+
+    command = typer.main.get_command(app).get_command(None, "simulate")
+    helps = {option.opts[0]: option.help for option in command.params}
+    assert helps["--frames"] == f"Frames [{MovieSettings().frames}]."
+    assert helps["--size"].endswith(f"[movie 256; sections {SectionSettings().size_px}].")
+    assert helps["--read-noise"] == f"Read noise sigma, e- [{CameraSettings().read_noise_e:g}]."
+    assert helps["--z-range"].endswith("nm [-600:600].")
+    text = runner.invoke(app, ["simulate", "--help"]).output
+    assert "MIN MAX" in text and "--no-spectral" in text

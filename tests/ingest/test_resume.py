@@ -69,7 +69,7 @@ def test_resume_with_other_settings_is_refused(client, tmp_path, movie):
 
 
 def test_torn_manifest_line_is_ignored(tmp_path):
-    manifest = Manifest.create(str(tmp_path), {"a": 1})
+    manifest = Manifest.create(str(tmp_path))
     manifest.record(0, 123)
     with open(manifest.path, "a") as fh:
         fh.write('{"region": 1, "crc')  # the writer was killed mid-line

@@ -11,13 +11,13 @@ from scipy.ndimage import uniform_filter
 
 from smlmscale.errors import InputError
 from smlmscale.io.ome_zarr import create_image_store, open_image_store
+from smlmscale.io.rois import read_rois
 from smlmscale.io.tables import TableMeta, write_table
 from smlmscale.patches.base import Runner
-from smlmscale.patches.counts import (CountsSettings, combine_moments, density_estimate,
-                                      fit_moments, section_counts, tile_counts, tile_moments)
+from smlmscale.patches.counts import CountsSettings, density_estimate, section_counts, tile_counts
+from smlmscale.patches.counts_fit import combine_moments, fit_moments, tile_moments
 from smlmscale.patches.counts_graph import build_counts, select_rois
 from smlmscale.patches.frames import FrameTable
-from smlmscale.io.rois import read_rois
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,10 +13,12 @@ import pytest
 from smlmscale.errors import InputError
 from smlmscale.io.ome_zarr import open_image_store
 from smlmscale.patches.base import Runner
-from smlmscale.patches.deepstorm import normalize_patch, upsample_nearest
+from smlmscale.kernels.normalize import normalize_patch
+from smlmscale.patches.deepstorm import upsample_nearest
 from smlmscale.patches.frames import FrameTable
 from smlmscale.patches.plan import plan_block
-from smlmscale.patches.summed import SummedSettings, build_summed, sum_patches, summed_raw
+from smlmscale.patches.summed import SummedSettings, sum_patches
+from smlmscale.patches.summed_graph import build_summed, summed_raw
 from smlmscale.patches.summed_export import export_summed_tiff
 from tests.patches import PIXEL_NM, make_data
 

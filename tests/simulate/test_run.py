@@ -119,3 +119,46 @@ def test_a_failed_simulation_leaves_nothing_and_a_killed_one_is_replaced(tmp_pat
     simulate_movie(tmp_path / "sim.zarr", settings=settings)
     assert not (tmp_path / "sim.zarr.partial").exists()
     assert open_image_store(tmp_path / "sim.zarr").array.shape == (10, 24, 24)
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({"truth_path": "t.csv"}, "written as Parquet"),
+    ({"tiff_frames_per_file": 0}, "--tiff-frames must be at least 1, got 0"),
+    ({"output": "missing/sim.zarr"}, "folder does not exist"),
+    ({"truth_path": "exists.parquet"}, "truth table exists"),
+    ({"tiff": True}, "TIFF output folder exists"),
+    ({"output": "foreign.zarr"}, "interrupted run of another command"),
+    ({"settings": "frames: 10"}, "settings must be MovieSettings"),
+])
+def test_prepare_refuses_bad_input_and_writes_nothing(tmp_path, changes, fragment):
+    from smlmscale.simulate import prepare_simulate
+
+    (tmp_path / "exists.parquet").write_bytes(b"keep")
+    (tmp_path / "sim_tiff").mkdir()
+    (tmp_path / "foreign.zarr.partial").mkdir()
+    before = sorted(os.listdir(tmp_path))
+    arguments = {"output": "sim.zarr", "settings": small_settings(frames=4), **changes}
+    for key in ("output", "truth_path"):
+        if key in arguments:
+            arguments[key] = tmp_path / arguments[key]
+    output = arguments.pop("output")
+    with pytest.raises(InputError, match=fragment):
+        prepare_simulate(output, **arguments)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_prepare_then_run_equals_simulate_movie(tmp_path):
+    from smlmscale.simulate import prepare_simulate, run_simulate
+
+    settings = small_settings(frames=12, chunk_frames=5)
+    plan = prepare_simulate(tmp_path / "a.zarr", settings=settings, tiff=True)
+    assert plan.truth_path == tmp_path / "a_truth.parquet"
+    assert plan.tiff_folder == tmp_path / "a_tiff" and os.listdir(tmp_path) == []
+    calls = []
+    result = run_simulate(plan, progress=lambda *args: calls.append(args))
+    again = simulate_movie(tmp_path / "b.zarr", settings=settings)
+    np.testing.assert_array_equal(open_image_store(result.path).array[:],
+                                  open_image_store(again.path).array[:])
+    assert calls and calls[-1][0] == calls[-1][1] == 3
+    assert sorted(os.listdir(tmp_path)) == ["a.zarr", "a_tiff", "a_truth.parquet", "b.zarr",
+                                           "b_truth.parquet"]

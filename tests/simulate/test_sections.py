@@ -303,3 +303,44 @@ def test_lone_localizations_never_saturate(pixel_size_nm, size_px):
     cols = (lone["x_nm"] // pixel_size_nm).astype(int).to_numpy()
     values = images[lone["section"].to_numpy(), rows, cols]
     assert len(lone) > 5 and (values < settings.saturation_level).mean() > 0.9
+
+
+def test_prepare_sections_refuses_bad_outputs_and_writes_nothing(tmp_path):
+    from smlmscale.simulate.sections import prepare_sections, run_sections
+
+    (tmp_path / "s_rois.csv").write_text("keep")
+    with pytest.raises(InputError, match="s_rois.csv: output exists"):
+        prepare_sections(tmp_path / "s.zarr", settings=SMALL)
+    with pytest.raises(InputError, match="settings must be SectionSettings"):
+        prepare_sections(tmp_path / "t.zarr", settings={"n_sections": 2})
+    assert os.listdir(tmp_path) == ["s_rois.csv"]
+    settings = dataclasses.replace(SMALL, n_sections=2, n_clusters=3)
+    plan = prepare_sections(tmp_path / "s.zarr", settings=settings, overwrite=True)
+    assert plan.tables["truth"] == tmp_path / "s_truth.parquet"
+    calls = []
+    summary = run_sections(plan, progress=lambda *args: calls.append(args))
+    assert calls[-1][:2] == (2, 2) and (tmp_path / "s_rois.csv").read_text() != "keep"
+    assert summary["n_sections"] == 2
+
+
+def test_section_settings_round_trip_and_name_their_keys():
+    assert SectionSettings.from_mapping(SMALL.to_mapping()) == SMALL
+    hash(SMALL)
+    with pytest.raises(InputError, match="n_sections must be at least 1, got 0"):
+        SectionSettings(n_sections=0)
+    with pytest.raises(InputError, match=r"p.yaml: unknown parameter\(s\) n_section"):
+        SectionSettings.from_mapping({"n_section": 3}, source="p.yaml")
+    with pytest.raises(InputError, match="cluster_diameter_nm is empty"):
+        SectionSettings(cluster_diameter_nm=(800.0, 200.0))
+
+
+def test_settings_import_no_simulator_module():
+    import subprocess
+    import sys
+
+    code = ("import sys, smlmscale.simulate.settings as s; "
+            "assert s.SectionSettings().tile_size_px == 32; "
+            "print(sorted(m for m in sys.modules if m.startswith('smlmscale.simulate.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "smlmscale.simulate.sections" not in out and "smlmscale.simulate.run" not in out

@@ -8,8 +8,7 @@ import pytest
 
 from smlmscale.errors import InputError
 from smlmscale.simulate import (EmitterSettings, MovieSettings, PsfSettings, dump_params,
-                                load_params, load_settings, merge_params, settings_from_dict,
-                                settings_to_dict)
+                                load_params, load_settings, merge_params)
 from smlmscale.simulate.instrument import CameraSettings, SpectralSettings
 
 pytestmark = pytest.mark.timeout(30)
@@ -67,7 +66,7 @@ def test_yaml_round_trip(tmp_path):
     path = tmp_path / "sim.yaml"
     dump_params(settings, path)
     assert load_settings(path) == settings
-    assert settings_from_dict(settings_to_dict(settings)) == settings
+    assert MovieSettings.from_mapping(settings.to_mapping()) == settings
     assert "psf:" in path.read_text() and "model: astigmatic" in path.read_text()
 
 
@@ -110,3 +109,16 @@ def test_missing_and_empty_parameter_files(tmp_path):
         load_params(tmp_path / "nope.yaml")
     (tmp_path / "empty.yaml").write_text("")
     assert load_settings(tmp_path / "empty.yaml") == MovieSettings()
+
+
+def test_mapping_round_trip_and_an_empty_part_keeps_its_defaults():
+    settings = MovieSettings(frames=12, size_px=(10, 20), psf=PsfSettings(model="astigmatic"))
+    data = settings.to_mapping()
+    assert data["size_px"] == [10, 20] and data["psf"]["z_range_nm"] == [-600.0, 600.0]
+    assert MovieSettings.from_mapping(data) == settings
+    assert MovieSettings.from_mapping({"psf": None, "frames": 12}).psf == PsfSettings()
+    assert settings.diff(MovieSettings(frames=12, size_px=(10, 20))) == ["psf.model"]
+    with pytest.raises(InputError, match="p.yaml: camera.qe must be at most 1, got 2.0"):
+        MovieSettings.from_mapping({"camera": {"qe": 2}}, source="p.yaml")
+    with pytest.raises(InputError, match="pixel_size_nm must be greater than 0"):
+        MovieSettings(pixel_size_nm=0)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from smlmscale.errors import InputError
-from smlmscale.train.settings import GENERATORS, TrainSettings, check_generator
+from smlmscale.models.kinds import MODEL_KINDS
+from smlmscale.settings import option_help
+from smlmscale.train.settings import DEFAULT_BUDGET, TrainSettings, check_generator
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -41,7 +43,9 @@ def test_defaults_per_model():
 
 def test_round_trip_and_resume_merge():
     stored = TrainSettings(model="unet", epochs=10, batch_size=80, seed=3)
-    assert TrainSettings.from_dict({**stored.to_dict(), "unknown": 1}) == stored
+    assert TrainSettings.from_mapping(stored.to_mapping()) == stored
+    with pytest.raises(InputError, match="unknown parameter.* unknown"):
+        TrainSettings.from_mapping({**stored.to_mapping(), "unknown": 1}, source="train.json")
     merged = stored.merged({"epochs": 20, "batch_size": 80, "seed": None})
     assert merged.epochs == 20 and merged.batch_size == 80
     with pytest.raises(InputError, match="--batch-size 16 differs .* 80"):
@@ -51,8 +55,8 @@ def test_round_trip_and_resume_merge():
 
 
 def test_check_generator_names_what_fits():
-    for model, generators in GENERATORS.items():
-        for generator in generators:
+    for model, kind in MODEL_KINDS.items():
+        for generator in kind.generators:
             check_generator(model, generator, "ps.zarr")
     with pytest.raises(InputError, match="unet model trains on fusion .* deepstorm patches"
                        ) as info:
@@ -60,3 +64,25 @@ def test_check_generator_names_what_fits():
     assert "--model deepstorm or autoencoder" in info.value.hint
     with pytest.raises(InputError, match="holds unknown patches"):
         check_generator("counts", None, "ps.zarr")
+
+
+def test_merged_refuses_a_bad_given_value_and_names_its_parameter():
+    stored = TrainSettings(epochs=10)
+    with pytest.raises(InputError, match="--epochs must be at least 1") as info:
+        stored.merged({"epochs": 0})
+    assert info.value.param == "epochs"
+    with pytest.raises(InputError) as info:
+        stored.merged({"target_sigma_px": 3.0})
+    assert info.value.param == "target_sigma_px"
+
+
+def test_help_defaults_come_from_the_fields_and_the_model_records():
+    assert option_help(TrainSettings, "epochs").endswith("[50].")
+    assert option_help(TrainSettings, "memory_budget").endswith(
+        f"[{DEFAULT_BUDGET // 2**30}GiB].")
+    assert option_help(TrainSettings, "loss").endswith(
+        "[mse; autoencoder blurred-mse; counts poisson].")
+    for name, kind in MODEL_KINDS.items():
+        assert TrainSettings(model=name).loss_name == kind.loss
+        assert TrainSettings(model=name).scale == kind.target_scale
+        assert name in option_help(TrainSettings, "model")

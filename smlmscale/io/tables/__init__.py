@@ -8,9 +8,10 @@ top-left corner of pixel (0, 0)) and optional ``z_nm``, ``photons``,
 
 Formats (:data:`FORMATS`): ``parquet``, ``thunderstorm``, ``picasso`` (HDF5 +
 YAML), ``picasso_csv``, ``deepstorm`` (ZeroCostDL4Mic), ``deepstorm3d``,
-``peakfit`` (GDSC SMLM, read only) and ``csv`` (plain canonical). Each module's
-docstring states the conventions it converts (frame base, units, pixel origin)
-and where they were checked.
+``peakfit`` (GDSC SMLM, read only) and ``csv`` (plain canonical), each one
+:class:`TableFormat` record (name, extensions, ``sniff``, ``read``, ``write``) at the
+end of its module. Each module's docstring states the conventions it converts (frame
+base, units, pixel origin) and where they were checked.
 
 Examples
 --------
@@ -19,6 +20,7 @@ Examples
 >>> write_table(table, "locs.hdf5", meta=meta)                  # doctest: +SKIP
 """
 
+from smlmscale.io.tables._format import TableFormat
 from smlmscale.io.tables.convert import convert_table
 from smlmscale.io.tables.describe import describe_table
 from smlmscale.io.tables.registry import (FORMATS, FormatInfo, format_name, read_table,
@@ -28,7 +30,7 @@ from smlmscale.io.tables.schema import (CANONICAL_COLUMNS, CANONICAL_DTYPES, Tab
 from smlmscale.io.tables.writer import write_table
 
 __all__ = [
-    "CANONICAL_COLUMNS", "CANONICAL_DTYPES", "FORMATS", "FormatInfo", "TableMeta",
-    "convert_table", "describe_table", "format_name", "read_table", "read_table_lazy",
+    "CANONICAL_COLUMNS", "CANONICAL_DTYPES", "FORMATS", "FormatInfo", "TableFormat",
+    "TableMeta", "convert_table", "describe_table", "format_name", "read_table", "read_table_lazy",
     "sanitize_name", "sniff_text", "validate_table", "write_table",
 ]

@@ -65,6 +65,24 @@ def length_scale(unit: str | None, *, column: str, pixel_size_nm: float | None,
                      hint=f"expected nm, um or px{' for ' + fmt if fmt else ''}")
 
 
+def one_based_rule(name: str, *, pixel_size_nm: float | None, path: str,
+                   fmt: str) -> Rule | None:
+    """The rule of a 1-based ``frame`` column or an ``x``/``y``/``z`` position in the unit
+    its name gives (DeepSTORM, Deep-STORM3D); None for any other column.
+
+    >>> one_based_rule("x [um]", pixel_size_nm=None, path="t.csv", fmt="DeepSTORM").scale
+    1000.0
+    """
+    base, unit = split_unit(name)
+    if base == "frame":
+        return Rule("frame", (name,), 1.0, -1.0)
+    if base in ("x", "y", "z"):
+        scale = length_scale(unit, column=name, pixel_size_nm=pixel_size_nm, path=path,
+                             fmt=fmt)
+        return Rule(f"{base}_nm", (name,), scale)
+    return None
+
+
 def extra_rules(names: Iterable[str], used: set[str], taken: set[str]) -> list[Rule]:
     """Rules that keep the unused columns ``names`` as extras under snake_case names.
 

@@ -102,6 +102,32 @@ def open_text_source(layout: _text.TextLayout, rules: list[Rule], *, fmt: str, m
                   frames=TextFrames(layout, frame_rule, strip))
 
 
+@dataclass(frozen=True)
+class PlannedText:
+    """``read`` of a text format whose column rules come from its header alone.
+
+    Attributes
+    ----------
+    plan : callable
+        ``plan(layout, *, pixel_size_nm) -> list of Rule``.
+    fmt : str
+        The format's name.
+    frame_hint : str
+        What to say about a negative frame (the format's frame base).
+    """
+
+    plan: Callable[..., list[Rule]]
+    fmt: str
+    frame_hint: str
+
+    def __call__(self, layout: _text.TextLayout, *, pixel_size_nm: float | None,
+                 blocksize: int | None) -> Source:
+        rules = self.plan(layout, pixel_size_nm=pixel_size_nm)
+        meta = TableMeta(pixel_size_nm=pixel_size_nm, source=layout.path)
+        return open_text_source(layout, rules, fmt=self.fmt, meta=meta, blocksize=blocksize,
+                                frame_hint=self.frame_hint)
+
+
 def require_columns(layout: _text.TextLayout, found: dict[str, str], needed: Iterable[str],
                     fmt: str) -> None:
     """Raise if canonical ``needed`` columns have no source column in ``found``."""

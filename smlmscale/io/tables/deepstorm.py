@@ -27,12 +27,23 @@ from typing import Any
 import pandas as pd
 
 from smlmscale.io.tables import _text
-from smlmscale.io.tables._columns import Rule, length_scale, split_unit
-from smlmscale.io.tables._source import (Source, add_column, finish_rules, open_text_source,
-                                         write_text)
+from smlmscale.io.tables._columns import Rule, length_scale, one_based_rule, split_unit
+from smlmscale.io.tables._format import TableFormat
+from smlmscale.io.tables._source import PlannedText, add_column, finish_rules, write_text
 from smlmscale.io.tables.schema import TableMeta
 
 _NATIVE = (("photons", "Photon #"), ("sigma_nm", "Sigma [nm]"), ("confidence", "confidence [a.u]"))
+
+
+def _native_rule(name: str, base: str, unit: str | None, pixel_size_nm: float | None,
+                 path: str) -> Rule | None:
+    if base == "photon #":
+        return Rule("photons", (name,))
+    if base == "sigma":
+        return Rule("sigma_nm", (name,), length_scale(unit, column=name, path=path,
+                                                      pixel_size_nm=pixel_size_nm,
+                                                      fmt="DeepSTORM"))
+    return Rule("confidence", (name,)) if base == "confidence" else None
 
 
 def plan(layout: _text.TextLayout, *, pixel_size_nm: float | None) -> list[Rule]:
@@ -41,36 +52,28 @@ def plan(layout: _text.TextLayout, *, pixel_size_nm: float | None) -> list[Rule]
     ignored: list[str] = []
     for position, name in enumerate(layout.names):
         base, unit = split_unit(name)
-        rule = None
         if position == 0 and base in ("", "index", "unnamed: 0"):
             ignored.append(name)
             continue
-        if base == "frame":
-            rule = Rule("frame", (name,), 1.0, -1.0)
-        elif base in ("x", "y", "z"):
-            scale = length_scale(unit, column=name, pixel_size_nm=pixel_size_nm,
-                                 path=layout.path, fmt="DeepSTORM")
-            rule = Rule(f"{base}_nm", (name,), scale)
-        elif base == "photon #":
-            rule = Rule("photons", (name,))
-        elif base == "sigma":
-            scale = length_scale(unit, column=name, pixel_size_nm=pixel_size_nm,
-                                 path=layout.path, fmt="DeepSTORM")
-            rule = Rule("sigma_nm", (name,), scale)
-        elif base == "confidence":
-            rule = Rule("confidence", (name,))
+        rule = one_based_rule(name, pixel_size_nm=pixel_size_nm, path=layout.path,
+                              fmt="DeepSTORM") or _native_rule(name, base, unit, pixel_size_nm,
+                                                               layout.path)
         if rule is not None:
             candidates.append((name, rule))
     return finish_rules(layout, candidates, "DeepSTORM", ignored=ignored)
 
 
-def open_source(layout: _text.TextLayout, *, pixel_size_nm: float | None,
-                blocksize: int | None) -> Source:
-    """Open a DeepSTORM / ZeroCostDL4Mic CSV."""
-    rules = plan(layout, pixel_size_nm=pixel_size_nm)
-    meta = TableMeta(pixel_size_nm=pixel_size_nm, source=layout.path)
-    return open_text_source(layout, rules, fmt="deepstorm", meta=meta, blocksize=blocksize,
-                            frame_hint="DeepSTORM frames start at 1")
+def sniff(layout: _text.TextLayout) -> int:
+    """70 for a header with DeepSTORM's unnamed index, ``Photon #`` or ``confidence [a.u]``."""
+    lowered = [n.lower() for n in layout.names]
+    if (lowered and lowered[0] in ("", "unnamed: 0")) or "photon #" in lowered or \
+            any(n.startswith("confidence [a.u") for n in lowered):
+        return 70
+    return 0
+
+
+#: Opens a DeepSTORM / ZeroCostDL4Mic CSV.
+open_source = PlannedText(plan, "deepstorm", "DeepSTORM frames start at 1")
 
 
 def _convert(df: pd.DataFrame, row_offset: int) -> pd.DataFrame:
@@ -86,6 +89,11 @@ def _convert(df: pd.DataFrame, row_offset: int) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def write(partitions, temp, meta: TableMeta) -> int:
+def write(partitions, temps, meta: TableMeta) -> int:
     """Write canonical partitions as a ZeroCostDL4Mic Deep-STORM CSV (1-based index and frames)."""
-    return write_text(partitions, temp, _convert, sep=",", index_label="")
+    return write_text(partitions, temps[0], _convert, sep=",", index_label="")
+
+
+FORMAT = TableFormat("deepstorm", "DeepSTORM / ZeroCostDL4Mic CSV (1-based frames, nm)",
+                     read=open_source, write=write, sniff=sniff,
+                     aliases=("zerocostdl4mic", "deep_storm"))

@@ -29,9 +29,9 @@ import pandas as pd
 
 from smlmscale.errors import InputError
 from smlmscale.io.tables import _text
-from smlmscale.io.tables._columns import Rule, length_scale, split_unit
-from smlmscale.io.tables._source import (Source, add_column, finish_rules, open_text_source,
-                                         write_text)
+from smlmscale.io.tables._columns import Rule, one_based_rule, split_unit
+from smlmscale.io.tables._format import TableFormat
+from smlmscale.io.tables._source import PlannedText, add_column, finish_rules, write_text
 from smlmscale.io.tables.schema import TableMeta
 
 
@@ -40,27 +40,23 @@ def plan(layout: _text.TextLayout, *, pixel_size_nm: float | None) -> list[Rule]
     candidates: list[tuple[str, Rule]] = []
     for name in layout.names:
         base, unit = split_unit(name)
-        rule = None
-        if base == "frame":
-            rule = Rule("frame", (name,), 1.0, -1.0)
-        elif base in ("x", "y", "z"):
-            scale = length_scale(unit, column=name, pixel_size_nm=pixel_size_nm,
-                                 path=layout.path, fmt="Deep-STORM3D")
-            rule = Rule(f"{base}_nm", (name,), scale)
-        elif base == "intensity" and unit in ("au", "a.u", "a.u."):
+        rule = one_based_rule(name, pixel_size_nm=pixel_size_nm, path=layout.path,
+                              fmt="Deep-STORM3D")
+        if rule is None and base == "intensity" and unit in ("au", "a.u", "a.u."):
             rule = Rule("confidence", (name,))
         if rule is not None:
             candidates.append((name, rule))
     return finish_rules(layout, candidates, "Deep-STORM3D")
 
 
-def open_source(layout: _text.TextLayout, *, pixel_size_nm: float | None,
-                blocksize: int | None) -> Source:
-    """Open a Deep-STORM3D localizations CSV."""
-    rules = plan(layout, pixel_size_nm=pixel_size_nm)
-    meta = TableMeta(pixel_size_nm=pixel_size_nm, source=layout.path)
-    return open_text_source(layout, rules, fmt="deepstorm3d", meta=meta, blocksize=blocksize,
-                            frame_hint="Deep-STORM3D frames start at 1")
+def sniff(layout: _text.TextLayout) -> int:
+    """80 for a header with ``intensity [au]`` and ``z [nm]``."""
+    lowered = [n.lower() for n in layout.names]
+    return 80 if "intensity [au]" in lowered and "z [nm]" in lowered else 0
+
+
+#: Opens a Deep-STORM3D localizations CSV.
+open_source = PlannedText(plan, "deepstorm3d", "Deep-STORM3D frames start at 1")
 
 
 def _convert(df: pd.DataFrame, row_offset: int) -> pd.DataFrame:
@@ -77,6 +73,10 @@ def _convert(df: pd.DataFrame, row_offset: int) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def write(partitions, temp, meta: TableMeta) -> int:
+def write(partitions, temps, meta: TableMeta) -> int:
     """Write canonical partitions as a Deep-STORM3D localizations CSV."""
-    return write_text(partitions, temp, _convert, sep=",")
+    return write_text(partitions, temps[0], _convert, sep=",")
+
+
+FORMAT = TableFormat("deepstorm3d", "Deep-STORM3D localizations.csv (1-based frames, nm)",
+                     read=open_source, write=write, sniff=sniff, aliases=("deep_storm3d",))

@@ -69,3 +69,8 @@ def describe_table(path: str | os.PathLike, *, format: str | None = None,
         "image_shape": None if meta.image_shape is None else list(meta.image_shape),
         "n_frames": meta.n_frames, "source": meta.source,
     }
+
+
+def describe_table_file(path: str | os.PathLike) -> dict[str, Any]:
+    """:func:`describe_table` with ``"kind": "localization table"`` first (``smlmscale info``)."""
+    return {"kind": "localization table", **describe_table(path)}

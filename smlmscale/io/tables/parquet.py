@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from smlmscale.errors import InputError
+from smlmscale.io.tables._format import TableFormat
 from smlmscale.io.tables._source import Source
 from smlmscale.io.tables._text import check_not_binary
 from smlmscale.io.tables.schema import (CANONICAL_DTYPES, METADATA_KEY, REQUIRED_COLUMNS,
@@ -109,8 +110,9 @@ def open_source(path: str | os.PathLike, *, pixel_size_nm: float | None,
                   read=_Reader(path), frames=_Frames(path))
 
 
-def write(partitions, temp, meta: TableMeta) -> int:
+def write(partitions, temps, meta: TableMeta) -> int:
     """Stream canonical partitions into one Parquet file, one row group per partition."""
+    temp = temps[0]
     writer: pq.ParquetWriter | None = None
     rows = 0
     try:
@@ -132,3 +134,7 @@ def write(partitions, temp, meta: TableMeta) -> int:
         if writer is not None:
             writer.close()
     return rows
+
+
+FORMAT = TableFormat("parquet", "canonical table, Parquet", read=open_source, write=write,
+                     extensions=(".parquet",), aliases=("pq",))

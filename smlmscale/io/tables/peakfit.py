@@ -40,6 +40,7 @@ import re
 from smlmscale.errors import InputError
 from smlmscale.io.tables import _text
 from smlmscale.io.tables._columns import Rule, extra_rules, length_scale, split_unit
+from smlmscale.io.tables._format import TableFormat
 from smlmscale.io.tables._source import Source, open_text_source
 from smlmscale.io.tables.schema import TableMeta
 
@@ -130,6 +131,15 @@ def plan(layout: _text.TextLayout, *, pixel_size_nm: float | None) -> list[Rule]
     return rules
 
 
+def sniff(layout: _text.TextLayout) -> int:
+    """100 for GDSC's ``#Localisation Results`` line or its ``origX``/``origY``/``origValue``."""
+    bases = {split_unit(n)[0] for n in layout.names}
+    if any("localisation results" in c.lower() for c in layout.comments) or \
+            {"origx", "origy"} & bases or "origvalue" in bases:
+        return 100
+    return 0
+
+
 def open_source(layout: _text.TextLayout, *, pixel_size_nm: float | None,
                 blocksize: int | None) -> Source:
     """Open a GDSC SMLM PeakFit results file."""
@@ -140,3 +150,7 @@ def open_source(layout: _text.TextLayout, *, pixel_size_nm: float | None,
                      n_frames=info.get("n_frames"), source=layout.path)
     return open_text_source(layout, rules, fmt="peakfit", meta=meta, blocksize=blocksize,
                             strip="*", frame_hint="PeakFit frames start at 1")
+
+
+FORMAT = TableFormat("peakfit", "GDSC SMLM PeakFit results, tab-separated text",
+                     read=open_source, extensions=(".xls",), sniff=sniff, aliases=("gdsc",))

@@ -48,6 +48,7 @@ import yaml
 from smlmscale import __version__
 from smlmscale.errors import InputError
 from smlmscale.io.tables._columns import Rule, apply_rules, extra_rules, output_columns
+from smlmscale.io.tables._format import TableFormat
 from smlmscale.io.tables._source import Source
 from smlmscale.io.tables._text import check_not_binary
 from smlmscale.io.tables.schema import (CANONICAL_DTYPES, TableMeta, empty_table, validate_table)
@@ -60,6 +61,11 @@ _ALIGN_WINDOW = 1 << 16
 def sidecar_path(path: str | os.PathLike) -> Path:
     """The YAML info file Picasso pairs with ``path`` (same stem, ``.yaml``)."""
     return Path(path).with_suffix(".yaml")
+
+
+def sidecars(path: str | os.PathLike) -> tuple[Path]:
+    """The files written beside ``path``: the YAML info."""
+    return (sidecar_path(path),)
 
 
 class _InfoLoader(yaml.SafeLoader):
@@ -289,3 +295,8 @@ def write(partitions, temps: tuple[Path, Path], meta: TableMeta) -> int:
     with open(temps[1], "w", encoding="utf-8") as handle:
         yaml.safe_dump_all([info], handle, default_flow_style=False, sort_keys=False)
     return rows
+
+
+FORMAT = TableFormat("picasso", "Picasso HDF5 /locs + YAML (0-based frames, px, centre-origin)",
+                     read=open_source, write=write, extensions=(".hdf5", ".h5"),
+                     aliases=("hdf5",), sidecars=sidecars, write_needs_pixel_size=True)

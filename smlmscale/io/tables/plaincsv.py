@@ -12,12 +12,16 @@ from __future__ import annotations
 from smlmscale.errors import InputError
 from smlmscale.io.tables import _text
 from smlmscale.io.tables._columns import Rule
-from smlmscale.io.tables._source import Source, open_text_source, write_text
+from smlmscale.io.tables._format import TableFormat
+from smlmscale.io.tables._source import PlannedText, write_text
 from smlmscale.io.tables.schema import CANONICAL_DTYPES, TableMeta, is_snake_name
 
+_REQUIRED = {"frame", "x_nm", "y_nm"}
 
-def plan(layout: _text.TextLayout) -> list[Rule]:
-    """Column rules for a plain canonical CSV header (identity, names checked)."""
+
+def plan(layout: _text.TextLayout, *, pixel_size_nm: float | None = None) -> list[Rule]:
+    """Column rules for a plain canonical CSV header (identity, names checked; positions
+    are in nm, so ``pixel_size_nm`` is not needed)."""
     unknown = [n for n in layout.names if n not in CANONICAL_DTYPES and not is_snake_name(n)]
     if unknown:
         raise InputError(f"column(s) {', '.join(repr(n) for n in unknown)} cannot be mapped to "
@@ -30,14 +34,25 @@ def plan(layout: _text.TextLayout) -> list[Rule]:
     return [Rule(name, (name,)) for name in layout.names]
 
 
-def open_source(layout: _text.TextLayout, *, pixel_size_nm: float | None,
-                blocksize: int | None) -> Source:
-    """Open a plain canonical CSV."""
-    meta = TableMeta(pixel_size_nm=pixel_size_nm, source=layout.path)
-    return open_text_source(layout, plan(layout), fmt="csv", meta=meta, blocksize=blocksize,
-                            frame_hint="plain CSV frames are 0-based")
+def sniff(layout: _text.TextLayout) -> int:
+    """90 for a header with ``frame``, ``x_nm`` and ``y_nm``; 10 with two of them (the
+    reader names the one missing) when no other format claims the header."""
+    found = len(_REQUIRED & set(layout.names))
+    return 90 if found == 3 else 10 if found == 2 else 0
 
 
-def write(partitions, temp, meta: TableMeta) -> int:
+#: Opens a plain canonical CSV.
+open_source = PlannedText(plan, "csv", "plain CSV frames are 0-based")
+
+
+def _identity(df, offset):
+    return df
+
+
+def write(partitions, temps, meta: TableMeta) -> int:
     """Write canonical partitions as a plain CSV."""
-    return write_text(partitions, temp, lambda df, offset: df, sep=",")
+    return write_text(partitions, temps[0], _identity, sep=",")
+
+
+FORMAT = TableFormat("csv", "plain CSV of the canonical columns (0-based frames, nm)",
+                     read=open_source, write=write, sniff=sniff, aliases=("plain", "plaincsv"))

@@ -1,10 +1,14 @@
-"""Format names, extensions, CSV sniffing, and the read entry points.
+"""The table formats in one list of records, and the read entry points.
+
+Each format is a :class:`~smlmscale.io.tables._format.TableFormat` record defined at
+the end of its module (name, extensions, ``sniff``, ``read``, ``write``); :data:`FORMATS`
+lists them, and every lookup below goes through the records.
 
 Extension -> format: ``.parquet`` Parquet; ``.hdf5``/``.h5`` Picasso; ``.csv``,
 ``.tsv``, ``.txt`` and ``.xls`` (GDSC PeakFit and ThunderSTORM both write
-tab-separated text under that name) are sniffed from their header on read. On
-write ``.csv`` is ThunderSTORM unless ``format=`` says otherwise. ``format=``
-always wins over the extension.
+tab-separated text under that name) are sniffed from their header on read: the text
+format whose ``sniff`` scores the header highest. On write ``.csv`` is ThunderSTORM
+unless ``format=`` says otherwise. ``format=`` always wins over the extension.
 """
 
 from __future__ import annotations
@@ -21,38 +25,21 @@ import pandas as pd
 from smlmscale.errors import InputError
 from smlmscale.io.tables import (_text, deepstorm, deepstorm3d, parquet, peakfit, picasso,
                                  plaincsv, thunderstorm)
-from smlmscale.io.tables._columns import split_unit
+from smlmscale.io.tables._format import TEXT_EXTENSIONS, TableFormat
 from smlmscale.io.tables._source import Source
 from smlmscale.io.tables.schema import TableMeta
 
-
-@dataclass(frozen=True)
-class FormatInfo:
-    """A table format: its name, what it is, its extensions, and whether it can be written."""
-
-    name: str
-    description: str
-    extensions: tuple[str, ...]
-    writable: bool = True
-
-
-FORMATS: dict[str, FormatInfo] = {f.name: f for f in (
-    FormatInfo("parquet", "canonical table, Parquet", (".parquet",)),
-    FormatInfo("thunderstorm", "ThunderSTORM CSV (1-based frames, nm)", (".csv",)),
-    FormatInfo("picasso", "Picasso HDF5 /locs + YAML (0-based frames, px, centre-origin)",
-               (".hdf5", ".h5")),
-    FormatInfo("picasso_csv", "Picasso's ThunderSTORM-style CSV export (0-based frames)", ()),
-    FormatInfo("deepstorm", "DeepSTORM / ZeroCostDL4Mic CSV (1-based frames, nm)", ()),
-    FormatInfo("deepstorm3d", "Deep-STORM3D localizations.csv (1-based frames, nm)", ()),
-    FormatInfo("peakfit", "GDSC SMLM PeakFit results, tab-separated text", (".xls",),
-               writable=False),
-    FormatInfo("csv", "plain CSV of the canonical columns (0-based frames, nm)", ()),
-)}
-_ALIASES = {"gdsc": "peakfit", "zerocostdl4mic": "deepstorm", "deep_storm": "deepstorm",
-            "deep_storm3d": "deepstorm3d", "plain": "csv", "plaincsv": "csv", "ts": "thunderstorm",
-            "hdf5": "picasso", "pq": "parquet"}
-_TEXT_EXTENSIONS = (".csv", ".tsv", ".txt", ".xls")
-_KNOWN = ".parquet, .hdf5, .h5, .csv, .tsv, .txt, .xls"
+#: Every table format, one record each, in the order help and errors list them.
+TABLE_FORMATS: tuple[TableFormat, ...] = (
+    parquet.FORMAT, thunderstorm.FORMAT, picasso.FORMAT, thunderstorm.PICASSO_CSV,
+    deepstorm.FORMAT, deepstorm3d.FORMAT, peakfit.FORMAT, plaincsv.FORMAT,
+)
+FORMATS: dict[str, TableFormat] = {f.name: f for f in TABLE_FORMATS}
+#: The record type, under its former name.
+FormatInfo = TableFormat
+_ALIASES = {alias: f.name for f in TABLE_FORMATS for alias in f.aliases}
+_BINARY_EXTENSIONS = {ext: f for f in TABLE_FORMATS if not f.text for ext in f.extensions}
+_KNOWN = ", ".join([*_BINARY_EXTENSIONS, *TEXT_EXTENSIONS])
 DEFAULT_BLOCKSIZE = "64MiB"
 
 
@@ -71,7 +58,7 @@ def _extension(path: Path) -> str:
 
 
 def sniff_text(path: str | os.PathLike, layout: _text.TextLayout | None = None) -> str:
-    """The format of a delimited text table, from its header (and first row for Picasso).
+    """The format of a delimited text table: the text format scoring its header highest.
 
     Raises
     ------
@@ -79,60 +66,34 @@ def sniff_text(path: str | os.PathLike, layout: _text.TextLayout | None = None) 
         The header matches no known format.
     """
     layout = layout or _text.read_layout(path)
-    names = list(layout.names)
-    lowered = [n.lower() for n in names]
-    bases = {split_unit(n)[0] for n in names}
-    if any("localisation results" in c.lower() for c in layout.comments) or \
-            {"origx", "origy"} & bases or "origvalue" in bases:
-        return "peakfit"
-    if {"frame", "x_nm", "y_nm"} <= set(names):
-        return "csv"
-    if "intensity [au]" in lowered and "z [nm]" in lowered:
-        return "deepstorm3d"
-    if (lowered and lowered[0] in ("", "unnamed: 0")) or "photon #" in lowered or \
-            any(n.startswith("confidence [a.u") for n in lowered):
-        return "deepstorm"
-    if len({"frame", "x", "y"} & bases) >= 2:
-        if "id" in lowered and _first_id(layout) == 0:
-            return "picasso_csv"
-        return "thunderstorm"  # its reader names any missing column
-    if len({"frame", "x_nm", "y_nm"} & set(names)) >= 2:
-        return "csv"
+    scores = [(f.sniff(layout), f.name) for f in TABLE_FORMATS if f.text]
+    best, name = max(scores, key=lambda s: s[0])
+    if best > 0:
+        return name
+    names = layout.names
     raise InputError(f"unrecognized table header ({', '.join(repr(n) for n in names[:12])})",
                      path=path, hint=f"pass --from with one of {', '.join(FORMATS)}")
 
 
-def _first_id(layout: _text.TextLayout) -> float | None:
-    block = _text.TextBlock(layout.data_start, min(layout.size, layout.data_start + 65536), None)
-    with open(layout.path, "rb") as handle:
-        handle.seek(block.start)
-        for line in handle.read(block.end - block.start).splitlines():
-            text = line.decode("utf-8", "replace").strip()
-            if text and not text.startswith("#"):
-                fields = _text.split_fields(text, layout.sep)
-                index = [n.lower() for n in layout.names].index("id")
-                try:
-                    return float(fields[index])
-                except (IndexError, ValueError):
-                    return None
-    return None
+def _writable_hint() -> str:
+    named = [f"{ext} ({f.name})" for f in TABLE_FORMATS if f.writable for ext in f.extensions]
+    return f"write {', '.join(named)}"
 
 
 def guess_format(path: str | os.PathLike, *, for_write: bool = False) -> str:
     """The format a path's extension implies (text tables are sniffed when reading)."""
     path = Path(path)
     ext = _extension(path)
-    if ext == ".parquet":
-        return "parquet"
-    if ext in (".hdf5", ".h5"):
-        return "picasso"
-    if ext in _TEXT_EXTENSIONS:
-        if for_write:
-            if ext == ".xls":
-                raise InputError("PeakFit .xls results cannot be written", path=path,
-                                 hint="write .csv (ThunderSTORM), .parquet or .hdf5")
-            return "thunderstorm"
-        return sniff_text(path)
+    if ext in _BINARY_EXTENSIONS:
+        return _BINARY_EXTENSIONS[ext].name
+    if ext in TEXT_EXTENSIONS:
+        if not for_write:
+            return sniff_text(path)
+        named = [f for f in TABLE_FORMATS if ext in f.extensions]
+        if named and not named[0].writable:
+            raise InputError(f"{named[0].description} ({ext}) cannot be written", path=path,
+                             hint=_writable_hint())
+        return named[0].name if named else thunderstorm.FORMAT.name
     raise InputError(f"unknown table extension {ext or '(none)'!r}", path=path,
                      hint=f"use one of {_KNOWN}, or pass --from/--to")
 
@@ -161,22 +122,12 @@ def open_table(path: str | os.PathLike, *, format: str | None = None,
     layout = None
     if format:
         fmt = format_name(format)
-    elif _extension(path) in _TEXT_EXTENSIONS:
+    elif _extension(path) in TEXT_EXTENSIONS:
         layout = _text.read_layout(path)
         fmt = sniff_text(path, layout)
     else:
         fmt = guess_format(path)
-    if fmt == "parquet":
-        return parquet.open_source(path, pixel_size_nm=pixel_size_nm, blocksize=size)
-    if fmt == "picasso":
-        return picasso.open_source(path, pixel_size_nm=pixel_size_nm, blocksize=size)
-    layout = layout or _text.read_layout(path)
-    if fmt in ("thunderstorm", "picasso_csv"):
-        return thunderstorm.open_source(layout, pixel_size_nm=pixel_size_nm, blocksize=size,
-                                        picasso=fmt == "picasso_csv")
-    module = {"deepstorm": deepstorm, "deepstorm3d": deepstorm3d, "peakfit": peakfit,
-              "csv": plaincsv}[fmt]
-    return module.open_source(layout, pixel_size_nm=pixel_size_nm, blocksize=size)
+    return FORMATS[fmt].open(path, pixel_size_nm=pixel_size_nm, blocksize=size, layout=layout)
 
 
 def _frame_stats(source: Source) -> list[tuple[int, int, int, bool]]:

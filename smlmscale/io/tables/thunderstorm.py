@@ -32,10 +32,10 @@ save a protocol beside it (``<name>-protocol.txt``) whose camera settings hold
 
 from __future__ import annotations
 
-from typing import Any
-
+import functools
 import os
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ import pandas as pd
 from smlmscale.errors import InputError
 from smlmscale.io.tables import _text
 from smlmscale.io.tables._columns import Rule, length_scale, split_unit
+from smlmscale.io.tables._format import TableFormat
 from smlmscale.io.tables._source import (Source, add_column, finish_rules, open_text_source,
                                          write_text)
 from smlmscale.io.tables.schema import TableMeta
@@ -88,6 +89,36 @@ def plan(layout: _text.TextLayout, *, pixel_size_nm: float | None,
         if rule is not None:
             candidates.append((name, rule))
     return finish_rules(layout, candidates, fmt, ignored=ignored)
+
+
+def sniff(layout: _text.TextLayout) -> int:
+    """60 for a header with two of ``frame``, ``x`` and ``y`` (any unit; the reader names
+    a missing one)."""
+    return 60 if len({"frame", "x", "y"} & {split_unit(n)[0] for n in layout.names}) >= 2 \
+        else 0
+
+
+def sniff_picasso(layout: _text.TextLayout) -> int:
+    """61 for a ThunderSTORM-style header whose first ``id`` is 0 (Picasso's export)."""
+    if not sniff(layout) or "id" not in (n.lower() for n in layout.names):
+        return 0
+    return 61 if _first_id(layout) == 0 else 0
+
+
+def _first_id(layout: _text.TextLayout) -> float | None:
+    block = _text.TextBlock(layout.data_start, min(layout.size, layout.data_start + 65536), None)
+    with open(layout.path, "rb") as handle:
+        handle.seek(block.start)
+        for line in handle.read(block.end - block.start).splitlines():
+            text = line.decode("utf-8", "replace").strip()
+            if text and not text.startswith("#"):
+                fields = _text.split_fields(text, layout.sep)
+                index = [n.lower() for n in layout.names].index("id")
+                try:
+                    return float(fields[index])
+                except (IndexError, ValueError):
+                    return None
+    return None
 
 
 def protocol_pixel_size_nm(path: str | os.PathLike) -> float | None:
@@ -147,10 +178,20 @@ def _converter(picasso: bool, pixel_size_nm: float | None):
     return convert
 
 
-def write(partitions, temp, meta: TableMeta, *, picasso: bool = False) -> int:
+def write(partitions, temps, meta: TableMeta, *, picasso: bool = False) -> int:
     """Write canonical partitions as ThunderSTORM CSV (or Picasso's export with ``picasso``)."""
     if picasso and meta.pixel_size_nm is None:
         raise InputError("the pixel size is needed to write a Picasso CSV export",
                          hint="pass --pixel-size NM")
     convert = _converter(picasso, meta.pixel_size_nm)
-    return write_text(partitions, temp, convert, sep=",", quote_header=not picasso)
+    return write_text(partitions, temps[0], convert, sep=",", quote_header=not picasso)
+
+
+FORMAT = TableFormat("thunderstorm", "ThunderSTORM CSV (1-based frames, nm)",
+                     read=open_source, write=write, extensions=(".csv",), sniff=sniff,
+                     aliases=("ts",))
+PICASSO_CSV = TableFormat("picasso_csv",
+                          "Picasso's ThunderSTORM-style CSV export (0-based frames)",
+                          read=functools.partial(open_source, picasso=True),
+                          write=functools.partial(write, picasso=True), sniff=sniff_picasso,
+                          write_needs_pixel_size=True)

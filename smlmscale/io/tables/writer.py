@@ -1,5 +1,9 @@
 """Writing canonical tables: output checks, streaming through a staging area, atomic rename.
 
+The format's record (:mod:`~smlmscale.io.tables._format`) writes the table and its
+sidecars to temporary siblings (:func:`~smlmscale.io.outputs.staged_output`, one per
+file, nested), which are renamed onto the outputs only when all are complete.
+
 A pandas table is written directly. A dask table is computed once, as a whole
 graph, with every partition saved to a hidden staging folder next to the output
 as it is computed; the partitions are then read back one at a time, in order,
@@ -23,11 +27,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from smlmscale.errors import InputError
-from smlmscale.io.tables import (deepstorm, deepstorm3d, parquet, picasso, plaincsv,
-                                 thunderstorm)
-from smlmscale.io.tables._atomic import atomic_outputs, check_outputs
+from smlmscale.io.outputs import check_output, staged_output
 from smlmscale.io.tables.registry import FORMATS, format_name, guess_format
 from smlmscale.io.tables.schema import TableMeta, validate_table
+
+_EXISTS_HINT = "pass --overwrite to replace it"
 
 
 def _stage(df: pd.DataFrame, folder: str, index: int) -> int:
@@ -105,13 +109,15 @@ def prepare_output(path: str | os.PathLike, *, meta: TableMeta, format: str | No
     """
     path = Path(path)
     fmt = format_name(format) if format else guess_format(path, for_write=True)
-    if not FORMATS[fmt].writable:
+    record = FORMATS[fmt]
+    if not record.writable:
         raise InputError(f"the {fmt} format can be read but not written", path=path)
-    if fmt in ("picasso", "picasso_csv") and meta.pixel_size_nm is None:
+    if record.write_needs_pixel_size and meta.pixel_size_nm is None:
         raise InputError(f"the pixel size is needed to write {fmt}", path=path,
                          hint="pass --pixel-size NM")
-    outputs = [path, picasso.sidecar_path(path)] if fmt == "picasso" else [path]
-    check_outputs(outputs, overwrite=overwrite)
+    outputs = record.outputs(path)
+    for output in outputs:
+        check_output(output, overwrite=overwrite, kind="file", exists_hint=_EXISTS_HINT)
     return fmt, outputs
 
 
@@ -155,7 +161,7 @@ def write_table(data: Any, path: str | os.PathLike, *, meta: TableMeta | None = 
     try:
         with staged_partitions(data, folder=path.parent) as parts:
             tracker = _Tracker(parts, path, sort=isinstance(data, pd.DataFrame))
-            _write(fmt, tracker, outputs, meta)
+            _write(fmt, tracker, outputs, meta, overwrite=overwrite)
     except InputError as exc:
         if exc.path is None:
             raise InputError(exc.message, path=path, hint=exc.hint) from None
@@ -165,17 +171,13 @@ def write_table(data: Any, path: str | os.PathLike, *, meta: TableMeta | None = 
     return {**tracker.summary(), "format": fmt, "path": str(path)}
 
 
-def _write(fmt: str, tracker: _Tracker, outputs: list[Path], meta: TableMeta) -> None:
-    path = outputs[0]
-    with atomic_outputs(*outputs) as temps:
-        if fmt == "picasso":
-            picasso.write(tracker, (temps[0], temps[1]), meta)
-        elif fmt == "parquet":
-            parquet.write(tracker, temps[0], meta)
-        elif fmt in ("thunderstorm", "picasso_csv"):
-            thunderstorm.write(tracker, temps[0], meta, picasso=fmt == "picasso_csv")
-        else:
-            {"deepstorm": deepstorm, "deepstorm3d": deepstorm3d,
-             "csv": plaincsv}[fmt].write(tracker, temps[0], meta)
+def _write(fmt: str, tracker: _Tracker, outputs: list[Path], meta: TableMeta, *,
+           overwrite: bool) -> None:
+    with contextlib.ExitStack() as stack:
+        staged = [stack.enter_context(staged_output(output, overwrite=overwrite, kind="file",
+                                                    exists_hint=_EXISTS_HINT))
+                  for output in outputs]
+        FORMATS[fmt].write(tracker, tuple(s.path for s in staged), meta)
         if tracker.rows == 0:
-            raise InputError("the table holds no localizations; nothing written", path=path)
+            raise InputError("the table holds no localizations; nothing written",
+                             path=outputs[0])
