@@ -75,9 +75,9 @@ def movie(folder):
 @pytest.fixture(scope="module")
 def client():
     """The cluster `smlmscale --workers 2 --threads-per-worker 1` starts (runtime settings)."""
-    from smlmscale.runtime import ClusterSettings, dask_client
+    from smlmscale.runtime import DaskSettings, dask_client
 
-    with dask_client(ClusterSettings(workers=2, threads_per_worker=1)) as client:
+    with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
         for module in ("scipy.ndimage", "zarr", "smlmscale.io.ome_zarr",
                        "smlmscale.preprocess.run", "smlmscale.preprocess.blur",
                        "smlmscale.preprocess.tophat"):  # worker start-up, not timed

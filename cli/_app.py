@@ -14,6 +14,7 @@ from typer.exceptions import TyperException
 from smlmscale import __version__
 from smlmscale.cli._options import GlobalOptions
 from smlmscale.errors import InputError
+from smlmscale.runtime import DaskSettings
 
 
 class SmlmscaleGroup(TyperGroup):
@@ -114,8 +115,9 @@ def main_callback(
         raise typer.BadParameter(f"unknown jobqueue {jobqueue!r}; use slurm or pbs",
                                  param_hint="--jobqueue")
     ctx.obj = GlobalOptions(
-        scheduler=scheduler, workers=workers, threads_per_worker=threads_per_worker,
-        memory_limit=memory_limit, jobqueue=jobqueue, dashboard_address=dashboard_address,
+        dask=DaskSettings(scheduler=scheduler, workers=workers,
+                          threads_per_worker=threads_per_worker, memory_limit=memory_limit,
+                          jobqueue=jobqueue, dashboard_address=dashboard_address),
         performance_report=performance_report, quiet=quiet, debug=debug,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -18,14 +18,19 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GlobalOptions:
-    """Options given before the command name (``smlmscale [GLOBAL OPTIONS] COMMAND``)."""
+    """Options given before the command name (``smlmscale [GLOBAL OPTIONS] COMMAND``).
 
-    scheduler: str | None = None
-    workers: int | None = None
-    threads_per_worker: int | None = None
-    memory_limit: str | None = None
-    jobqueue: str | None = None
-    dashboard_address: str = "127.0.0.1:0"
+    Attributes
+    ----------
+    dask : DaskSettings
+        Where Dask work runs (``--scheduler``, ``--workers``, ...).
+    performance_report : Path, optional
+        Dask's HTML performance report of the command's cluster work.
+    quiet, debug : bool
+        No progress bars or banners; tracebacks on errors.
+    """
+
+    dask: DaskSettings = field(default_factory=DaskSettings)
     performance_report: Path | None = None
     quiet: bool = False
     debug: bool = False
@@ -34,13 +39,6 @@ class GlobalOptions:
     def show_progress(self) -> bool:
         """Progress bars only for an interactive terminal and without ``--quiet``."""
         return not self.quiet and sys.stderr.isatty()
-
-    def dask_settings(self) -> DaskSettings:
-        return DaskSettings(
-            scheduler=self.scheduler, workers=self.workers,
-            threads_per_worker=self.threads_per_worker, memory_limit=self.memory_limit,
-            jobqueue=self.jobqueue, dashboard_address=self.dashboard_address,
-        )
 
 
 def global_options(ctx: typer.Context) -> GlobalOptions:
@@ -66,7 +64,7 @@ def say(ctx: typer.Context, line: str) -> None:
 def dask_cluster(ctx: typer.Context) -> Iterator[distributed.Client]:
     """Open the Dask client the global options describe and print its dashboard link."""
     options = global_options(ctx)
-    with dask_client(options.dask_settings(),
+    with dask_client(options.dask,
                      performance_report=options.performance_report) as client:
         link = client.dashboard_link if client.scheduler_info().get("services") else None
         say(ctx, f"dask: {len(client.scheduler_info()['workers'])} workers, "

@@ -202,12 +202,10 @@ def simulate_command(
     movie_only = {"photons_gamma": photons_gamma, "photons_uniform": photons_uniform,
                   "tiff": tiff or None, "tiff_frames": tiff_frames}
     given.update({k: v for k, v in movie_only.items() if v is not None})
-    if data_kind == "sections":
-        _sections(ctx, output, params, given, truth, overwrite)
-    elif data_kind == "movie":
-        _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite)
-    else:
+    kinds = {"movie": _movie, "sections": _sections}
+    if data_kind not in kinds:
         raise InputError(f"unknown --kind {data_kind!r}", hint="use movie or sections")
+    kinds[data_kind](ctx, output, params, given, truth, tiff, tiff_frames, overwrite)
 
 
 def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite) -> None:
@@ -234,7 +232,7 @@ def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite) -> N
              f"({result.frames_per_s:.0f} frames/s)")
 
 
-def _sections(ctx, output, params, given, truth, overwrite) -> None:
+def _sections(ctx, output, params, given, truth, tiff, tiff_frames, overwrite) -> None:
     from smlmscale.simulate.params import load_settings
     from smlmscale.simulate.sections import prepare_sections, run_sections
 

@@ -20,8 +20,7 @@ emitters inside). For each kept patch:
   ``0 .. K-1``) for ``z_range_nm = (lo, hi)``.
 
 The projection and the Gaussian spikes are the shared kernels of
-:mod:`smlmscale.kernels` (``predict`` normalizes frames with the same one); they are
-importable from here too.
+:mod:`smlmscale.kernels` (``predict`` normalizes frames with the same one).
 """
 
 from __future__ import annotations
@@ -33,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.kernels.gaussian import gaussian_kernel1d, spike_target, stamp_targets
-from smlmscale.kernels.normalize import normalize_patch, normalize_patches
+from smlmscale.kernels.gaussian import stamp_targets
+from smlmscale.kernels.normalize import normalize_patches
 from smlmscale.settings import Settings, setting
 
 NORMALIZE = ("frame", "patch")
@@ -226,6 +225,5 @@ def pairs_from_block(block: np.ndarray, first_frame: int, corners: pd.DataFrame,
 
 
 __all__ = ["CandidateSettings", "DeepstormSettings", "MIN_EMITTERS", "NORMALIZE", "WEIGHTS",
-           "cut_patches", "gaussian_kernel1d", "member_targets", "normalize_patch",
-           "normalize_patches", "pairs_from_block", "spike_pixels", "spike_target",
-           "stamp_targets", "upsample_nearest"]
+           "cut_patches", "member_targets", "pairs_from_block", "spike_pixels",
+           "upsample_nearest"]

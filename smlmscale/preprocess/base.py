@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from smlmscale.errors import InputError
-from smlmscale.settings import Settings, _hints, _meta, _split_optional, flag_of
+from smlmscale.settings import Settings, field_meta, flag_of, split_optional, type_hints
 
 
 class StepParams(Settings):
@@ -55,13 +55,13 @@ class StepParams(Settings):
 
 def _read_as_steps(params: Any) -> None:
     """Read the fields of ``params`` as ``--steps`` writes them (see :class:`StepParams`)."""
-    hints = _hints(type(params))
+    hints = type_hints(type(params))
     for field in dataclasses.fields(params):
-        value, (kind, _) = getattr(params, field.name), _split_optional(hints[field.name])
+        value, (kind, _) = getattr(params, field.name), split_optional(hints[field.name])
         flag = flag_of(params, field.name)
         if kind is str and isinstance(value, str):
             value = value.strip().lower()
-            choices = _meta(field).get("choices")
+            choices = field_meta(field).get("choices")
             if choices is not None and value not in choices:
                 raise InputError(f"{params.settings_prefix}unknown {field.name} {value!r}",
                                  hint=f"use one of {', '.join(choices)}", param=field.name,

@@ -158,6 +158,25 @@ def cluster_sites(rng: np.random.Generator, n: int, field_nm: tuple[float, float
     return sites
 
 
+def _filaments(rng, n, field_nm, z_range, structure, is_3d) -> np.ndarray:
+    n_filaments = structure.n_filaments or max(1, round(math.hypot(*field_nm) / 3000.0))
+    return filament_sites(rng, n, field_nm, z_range, structure, n_filaments, is_3d=is_3d)
+
+
+def _clusters(rng, n, field_nm, z_range, structure, is_3d) -> np.ndarray:
+    n_clusters = structure.n_clusters or max(1, round(n / structure.cluster_size))
+    return cluster_sites(rng, n, field_nm, z_range, n_clusters, structure.cluster_sigma_nm,
+                         is_3d=is_3d)
+
+
+def _uniform(rng, n, field_nm, z_range, structure, is_3d) -> np.ndarray:
+    return uniform_sites(rng, n, field_nm, z_range)
+
+
+#: ``structure.kind`` -> the function placing its sites, ``(n, 3)`` nm.
+_SITE_MAKERS = {"uniform": _uniform, "filaments": _filaments, "clusters": _clusters}
+
+
 def make_sites(settings: MovieSettings) -> Sites:
     """All fluorophore sites of a movie, from its seed alone (stream ``STREAM_SITES``)."""
     rng = stream(settings.seed, STREAM_SITES)
@@ -166,17 +185,7 @@ def make_sites(settings: MovieSettings) -> Sites:
     field_nm = (height_px * settings.pixel_size_nm, width_px * settings.pixel_size_nm)
     z_range = psf.z_range_nm if psf.is_3d else (0.0, 0.0)
     n = settings.n_sites
-    if structure.kind == "filaments":
-        n_filaments = structure.n_filaments or max(
-            1, round(math.hypot(*field_nm) / 3000.0))
-        xyz = filament_sites(rng, n, field_nm, z_range, structure, n_filaments,
-                             is_3d=psf.is_3d)
-    elif structure.kind == "clusters":
-        n_clusters = structure.n_clusters or max(1, round(n / structure.cluster_size))
-        xyz = cluster_sites(rng, n, field_nm, z_range, n_clusters, structure.cluster_sigma_nm,
-                            is_3d=psf.is_3d)
-    else:
-        xyz = uniform_sites(rng, n, field_nm, z_range)
+    xyz = _SITE_MAKERS[structure.kind](rng, n, field_nm, z_range, structure, psf.is_3d)
     sigma = rng.uniform(*psf.sigma_nm_range, n)
     peak = rng.uniform(*settings.spectral.peak_range_px, n) if settings.spectral.enabled \
         else np.zeros(n)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
 from smlmscale.errors import InputError
 from smlmscale.models.kinds import LOSS_NAMES, MODEL_KINDS, model_kind, models_for
 from smlmscale.settings import Settings, flag_of, setting

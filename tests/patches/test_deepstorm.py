@@ -9,8 +9,9 @@ from scipy.ndimage import gaussian_filter
 
 from smlmscale.errors import InputError
 from smlmscale.patches import DeepstormSettings, make_patches, open_patchset
-from smlmscale.patches.deepstorm import (normalize_patch, normalize_patches, pairs_from_block,
-                                         spike_target, stamp_targets, upsample_nearest)
+from smlmscale.kernels.gaussian import spike_target, stamp_targets
+from smlmscale.kernels.normalize import normalize_patch, normalize_patches
+from smlmscale.patches.deepstorm import pairs_from_block, upsample_nearest
 from smlmscale.patches.plan import frame_corners, plan_block
 from tests.patches import PIXEL_NM, make_data
 

@@ -29,7 +29,7 @@ def test_unit_peak_is_the_centre_of_scipys_gaussian():
 def test_predict_block_positions_and_confidence_in_target_units():
     # A "model" that puts one target-shaped spot (x target scale 100) at upsampled pixel
     # (row 9, col 21) of every frame: the localization is that pixel's centre in nm.
-    from smlmscale.patches.deepstorm import gaussian_kernel1d
+    from smlmscale.kernels.gaussian import gaussian_kernel1d
 
     kernel = np.outer(gaussian_kernel1d(1.0), gaussian_kernel1d(1.0))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from smlmscale.io.ome_zarr import create_image_store
 
