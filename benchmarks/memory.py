@@ -61,3 +61,24 @@ class PeakMemory:
     def growth_bytes(self) -> int:
         """Peak minus idle: the memory the measured work itself needed."""
         return self.peak_bytes - self.idle_bytes
+
+
+def measure(work, *, out=None, sync: bool = True):
+    """Run ``work()`` fresh: remove ``out`` first, time it and track the peak memory.
+
+    Returns ``(result, seconds, memory)``; ``os.sync()`` is inside the timing when
+    ``sync`` (written data counts only once it is on disk).
+    """
+    import os
+    import shutil
+    import time
+
+    if out is not None:
+        shutil.rmtree(out, ignore_errors=True)
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        result = work()
+        if sync:
+            os.sync()
+        seconds = time.perf_counter() - started
+    return result, seconds, memory

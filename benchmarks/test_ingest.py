@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from benchmarks.memory import PeakMemory
+from benchmarks.memory import PeakMemory, measure
 
 SMALL = os.environ.get("SMLMSCALE_BENCH_SMALL") == "1"
 STACK_BYTES = (512 if SMALL else 2048) * 2**20
@@ -105,17 +105,11 @@ def test_smlmscale_ingest(benchmark, stack, tmp_path):
     path, nbytes = stack
     # The cluster `smlmscale --workers 2 --threads-per-worker 1 ingest` starts.
     with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
-        def ingest():
-            out = tmp_path / "ingest.zarr"
-            shutil.rmtree(out, ignore_errors=True)
-            with PeakMemory() as memory:
-                started = time.perf_counter()
-                ingest_tiffs([path], out, client=client, settings=IngestSettings())
-                os.sync()
-                seconds = time.perf_counter() - started
-            return seconds, memory
-
-        seconds, memory = benchmark.pedantic(ingest, rounds=1, iterations=1)
+        out = tmp_path / "ingest.zarr"
+        _, seconds, memory = benchmark.pedantic(
+            lambda: measure(lambda: ingest_tiffs([path], out, client=client,
+                                                 settings=IngestSettings()), out=out),
+            rounds=1, iterations=1)
     _record("ingest", seconds, nbytes, memory)
 
 

@@ -11,9 +11,8 @@ sets the patch count.
 
 fusion (seed 001): smlmscale vs the seed's way, same math.
 
-Run with ``pytest benchmarks/test_patches.py -o addopts="" -p no:cacheprovider -s``
-(5,000 frames of 128x512 uint16, ~2,000 emitter runs) or with
-``SMLMSCALE_BENCH_SMALL=1`` (500 frames, ~200 runs). The movie
+Run with ``pytest benchmarks/test_patches.py -o addopts="" -p no:cacheprovider -s`` (5,000
+frames of 128x512 uint16, ~2,000 emitter runs; ``SMLMSCALE_BENCH_SMALL=1``: 500, ~200). The movie
 (:func:`tests.patches.spectral.simulate_spectral`: emitters on for 10-25
 consecutive frames, a spot and a spectral blob 230 px to its right, EMCCD-like
 noise) is an OME-Zarr store with the ingest's default chunks, the table a
@@ -52,7 +51,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.memory import PeakMemory
+from benchmarks.memory import measure
 
 pytestmark = pytest.mark.timeout(1800)  # the full fusion baseline takes minutes
 SMALL = os.environ.get("SMLMSCALE_BENCH_SMALL") == "1"
@@ -321,14 +320,9 @@ def test_deepstorm_patches(benchmark, ds_data, tmp_path):
     with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
         def run():
             out = tmp_path / "ds.zarr"
-            shutil.rmtree(out, ignore_errors=True)
-            with PeakMemory() as memory:
-                started = time.perf_counter()
-                result = make_patches(store, out, locs=locs, settings=_ds_settings(),
-                                      client=client)
-                os.sync()
-                seconds = time.perf_counter() - started
-            return result, seconds, memory
+            return measure(lambda: make_patches(store, out, locs=locs,
+                                                settings=_ds_settings(), client=client),
+                           out=out)
 
         result, seconds, memory = benchmark.pedantic(run, rounds=1, iterations=1)
     DS_RESULTS["ours"] = {"seconds": seconds, "patches": result.n_patches,
@@ -355,20 +349,14 @@ def test_deepstorm_io_limit(benchmark, ds_data, tmp_path):
     targets = da.concatenate([da.from_array(pool_tg, chunks=(chunk, *shape))]
                              * (-(-n // chunk)))[:n]
     with dask_client(DaskSettings(workers=2, threads_per_worker=1)) as client:
-        def run():
-            out = tmp_path / "limit.zarr"
-            shutil.rmtree(out, ignore_errors=True)
-            with PeakMemory() as memory:
-                started = time.perf_counter()
-                ps = create_patchset(out, n=n, input_shape=shape,
-                                     target_shape=settings.target_shape, chunk=chunk)
-                da.store([inputs, targets], [ps.inputs, ps.targets], lock=False,
-                         scheduler=client)
-                os.sync()
-                seconds = time.perf_counter() - started
-            return seconds, memory
+        def write():
+            ps = create_patchset(out, n=n, input_shape=shape,
+                                 target_shape=settings.target_shape, chunk=chunk)
+            da.store([inputs, targets], [ps.inputs, ps.targets], lock=False, scheduler=client)
 
-        seconds, memory = benchmark.pedantic(run, rounds=1, iterations=1)
+        out = tmp_path / "limit.zarr"
+        _, seconds, memory = benchmark.pedantic(lambda: measure(write, out=out), rounds=1,
+                                                iterations=1)
     DS_RESULTS["limit"] = {"seconds": seconds, "patches": n,
                            "peak_pss_mib": memory.peak_bytes / 2**20}
 
