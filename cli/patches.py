@@ -139,6 +139,11 @@ def patches_command(
     drop_empty: Annotated[Optional[bool], _option(
         "drop_empty", " /--keep-empty", help="Keep tiles with no signal", default_text="no")
     ] = None,
+    context: Annotated[Optional[int], _option("context")] = None,
+    max_emitters: Annotated[Optional[int], _option("max_emitters")] = None,
+    offset_adu: Annotated[Optional[float], _option("offset_adu")] = None,
+    scale_adu: Annotated[Optional[float], _option("scale_adu")] = None,
+    background_frames: Annotated[Optional[int], _option("background_frames")] = None,
 ) -> None:
     """Cut training pairs (inputs, targets) into a patch-set Zarr chunked along patches."""
     from smlmscale.patches.run import prepare_patches, run_patches

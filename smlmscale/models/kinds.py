@@ -10,15 +10,16 @@ geometry is checked from the record alone, and the builder runs only in :meth:`M
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from smlmscale.errors import InputError
 from smlmscale.models import architectures as arch
+from smlmscale.models import locnet
 
 #: Loss names of ``--loss`` (:data:`smlmscale.models.losses.LOSSES` holds the functions).
-LOSS_NAMES = ("mse", "blurred-mse", "poisson")
+LOSS_NAMES = ("mse", "blurred-mse", "poisson", "locnet")
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,25 @@ class ModelKind:
         heatmaps by 100, its "L2 weighting factor", so the loss is not dominated by the
         empty background; count targets keep their unit).
     builder : callable
-        ``builder(input_shape, *, out_channels)`` -> uncompiled ``keras.Model``.
+        ``builder(input_shape, **kwargs)`` -> uncompiled ``keras.Model``; the keyword
+        arguments are ``out_channels`` (the targets' channels) unless ``configure`` is set.
     factor : int
         Patch height and width must be multiples of it, in px.
     channels : tuple of int or None
         Input channel counts accepted; any when None.
     summary : str
         A few words for the help.
+    output_channels : callable or None
+        ``output_channels(target_channels) -> int``: the model's output channels for the
+        targets' channels (raising :class:`InputError` for targets it cannot train on);
+        None when the output has the targets' shape.
+    configure : callable or None
+        ``configure(params, input_shape, target_shape) -> dict``: the builder's keyword
+        arguments from ``params`` (the patch set's attributes); None for
+        ``{"out_channels": target_shape[2]}``.
+    loss_params : callable or None
+        ``loss_params(attrs) -> dict``: parameters of the default loss that the patch set
+        decides (locnet: the most emitters of a patch); None for none.
     """
 
     name: str
@@ -55,13 +68,21 @@ class ModelKind:
     factor: int = 1
     channels: tuple[int, ...] | None = None
     summary: str = ""
+    output_channels: Callable[[int], int] | None = None
+    configure: Callable[..., dict[str, Any]] | None = None
+    loss_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+
+    def data_loss_params(self, attrs: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Parameters of the default loss from a patch set's attributes."""
+        return {} if self.loss_params is None else self.loss_params(dict(attrs or {}))
 
     def check_geometry(self, input_shape: Sequence[int], target_shape: Sequence[int]
                        ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """Check patch and target shapes without building the model (no ``keras``).
 
         Every architecture keeps the patch size, so the targets must have the inputs'
-        height and width.
+        height and width; the output has the targets' channels, or those
+        ``output_channels`` gives.
 
         Returns
         -------
@@ -77,26 +98,44 @@ class ModelKind:
         shape = arch.check_input_shape(input_shape, model=self.name, factor=self.factor,
                                        channels=self.channels)
         target = arch.three_ints(target_shape, model=self.name, what="target")
-        self._check_output(shape, (*shape[:2], target[2]), target)
+        self._check_output(shape, (*shape[:2], self._channels(target)), target)
         return shape, target
 
-    def build(self, input_shape: Sequence[int], target_shape: Sequence[int]) -> Any:
-        """The model for a patch set, checked to produce the targets' shape.
+    def build(self, input_shape: Sequence[int], target_shape: Sequence[int], *,
+              params: Mapping[str, Any] | None = None) -> Any:
+        """The model for a patch set, checked to produce the output the targets need.
+
+        Parameters
+        ----------
+        input_shape, target_shape : sequence of int
+            ``(H, W, C)`` and ``(H', W', C')`` of the patch set.
+        params : mapping, optional
+            The patch set's attributes, read by ``configure`` (locnet: its head constants,
+            see :func:`smlmscale.models.locnet.builder_kwargs`); ignored by the others.
 
         Returns
         -------
         keras.Model
-            Uncompiled, output ``(None, H', W', C')``.
+            Uncompiled, output ``(None, H', W', C_out)``.
         """
         shape, target = self.check_geometry(input_shape, target_shape)
-        model = self.builder(shape, out_channels=target[-1])
+        kwargs = (self.configure(params, shape, target) if self.configure is not None
+                  else {"out_channels": target[2]})
+        model = self.builder(shape, **kwargs)
         self._check_output(shape, tuple(model.output_shape[1:]), target)
         return model
 
+    def _channels(self, target: tuple) -> int:
+        if self.output_channels is None:
+            return target[2]
+        return self.output_channels(target[2])
+
     def _check_output(self, shape: tuple, output: tuple, target: tuple) -> None:
-        if tuple(output) != tuple(target):
+        needed = (*target[:2], self._channels(target))
+        if tuple(output) != needed:
+            extra = "" if needed == tuple(target) else f", which need an output of {needed}"
             raise InputError(f"{self.name} model maps inputs {shape} to {tuple(output)}, "
-                             f"but the targets are {tuple(target)}",
+                             f"but the targets are {tuple(target)}{extra}",
                              hint="use a patch set made for this model (same input and "
                                   "target size)")
 
@@ -118,9 +157,15 @@ MODEL_KINDS: dict[str, ModelKind] = _registry(
     ModelKind("counts", ("counts",), loss="poisson", target_scale=1.0,
               builder=arch.build_counts, channels=arch.COUNTS_CHANNELS,
               summary="per-pixel counts of rendered tiles"),
+    ModelKind("locnet", ("frames",), loss="locnet", target_scale=1.0, builder=locnet.build_locnet,
+              factor=locnet.pooling_factor(locnet.DEFAULT_DEPTH),
+              channels=locnet.CONTEXTS, output_channels=locnet.output_channels,
+              configure=locnet.builder_kwargs, loss_params=locnet.loss_params,
+              summary="DECODE-like localization network at camera resolution"),
 )
 
-#: Name -> architecture builder (``builder(input_shape, *, out_channels=1)``).
+#: Name -> architecture builder (``builder(input_shape, *, out_channels=1)``; locnet's
+#: takes its head constants instead, :func:`smlmscale.models.locnet.build_locnet`).
 MODELS: dict[str, Callable[..., Any]] = {name: k.builder for name, k in MODEL_KINDS.items()}
 
 
@@ -139,23 +184,27 @@ def model_kind(name: str) -> ModelKind:
                          hint=f"choose one of {', '.join(MODEL_KINDS)}") from None
 
 
-def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[int]) -> Any:
-    """Build a registered model for a patch set and check it produces the targets' shape.
+def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[int], *,
+                params: Mapping[str, Any] | None = None) -> Any:
+    """Build a registered model for a patch set and check it produces the output it needs.
 
     Parameters
     ----------
     kind : str
-        A key of :data:`MODEL_KINDS`: ``"deepstorm"``, ``"unet"``, ``"autoencoder"`` or
-        ``"counts"``.
+        A key of :data:`MODEL_KINDS`: ``"deepstorm"``, ``"unet"``, ``"autoencoder"``,
+        ``"counts"`` or ``"locnet"``.
     input_shape : sequence of int
         ``(H, W, C)`` of the patch-set inputs (without N).
     target_shape : sequence of int
-        ``(H', W', C')`` of the patch-set targets; C' sets the output channels.
+        ``(H', W', C')`` of the patch-set targets; C' sets the output channels (locnet:
+        5 -> 8, 6 -> 10).
+    params : mapping, optional
+        The patch set's attributes (see :meth:`ModelKind.build`).
 
     Returns
     -------
     keras.Model
-        Uncompiled, output ``(None, H', W', C')``.
+        Uncompiled, output ``(None, H', W', C_out)``.
 
     Raises
     ------
@@ -163,7 +212,7 @@ def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[in
         For an unknown kind, a bad input geometry, or targets of another shape than
         the model's output.
     """
-    return model_kind(kind).build(input_shape, target_shape)
+    return model_kind(kind).build(input_shape, target_shape, params=params)
 
 
 def models_for(generator: str | None) -> list[str]:

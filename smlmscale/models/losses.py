@@ -9,6 +9,9 @@ over the batch. Importing this module imports ``keras`` (and its backend), so
 - :func:`blurred_mse_l1`: MSE between Gaussian-blurred prediction and target plus a
   small L1 penalty on the prediction (Deep-STORM, DSIR seed 003), a :class:`BlurredMSEL1`.
 - :func:`poisson_counts`: Poisson negative log-likelihood for non-negative counts.
+- :func:`locnet_loss`: detection BCE + the DECODE count loss (Gaussian-mixture NLL of the
+  true emitters and the emitter-count term) + background MSE, a :class:`LocNetLoss`; it
+  maps ``(N, H, W, 5 or 6)`` targets and ``(N, H, W, 8 or 10)`` outputs to ``(N,)``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,20 @@ import numpy as np
 from keras import ops
 
 from smlmscale.errors import InputError
+from smlmscale.models.locnet import TARGET_CHANNELS, output_names
 
-__all__ = ["LOSSES", "BlurredMSEL1", "blurred_mse_l1", "gaussian_kernel", "get_loss", "mse",
-           "poisson_counts"]
+__all__ = ["LOSSES", "BlurredMSEL1", "LocNetLoss", "blurred_mse_l1", "gaussian_kernel",
+           "get_loss", "locnet_loss", "mse", "poisson_counts"]
 
 #: Added to the predicted rate inside the Poisson logarithm (counts per pixel).
 POISSON_EPS = 1e-7
+#: locnet: p is clipped to [P_EPS, 1 - P_EPS]; the emitter-count variance gets
+#: COUNT_VAR_FLOOR added; the mixture's sigmas are at least SIGMA_MIN (px, photons, nm).
+P_EPS = 1e-6
+COUNT_VAR_FLOOR = 1e-2
+SIGMA_MIN = 1e-3
+#: Emitters per sample the locnet mixture term gathers by default.
+DEFAULT_MAX_EMITTERS = 64
 
 
 def gaussian_kernel(sigma_px: float, *, truncate: float = 4.0) -> np.ndarray:
@@ -183,18 +194,167 @@ def blurred_mse_l1(sigma_px: float = 1.0, l1_weight: float = 0.0) -> BlurredMSEL
     return BlurredMSEL1(sigma_px, l1_weight)
 
 
-LOSSES = {"mse": mse, "blurred-mse": blurred_mse_l1, "poisson": poisson_counts}
+def _weight(value: Any, what: str) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise InputError(f"the {what} of the locnet loss must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+@keras.saving.register_keras_serializable(package="smlmscale")
+class LocNetLoss(keras.losses.Loss):
+    """The locnet loss (DECODE): detection BCE + count loss + background MSE, per sample.
+
+    With targets ``[occ, photons, dx, dy, (z), bg]`` and outputs ``[p, photons, dx, dy,
+    (z), sigma_photons, sigma_x, sigma_y, (sigma_z), bg]`` (:mod:`smlmscale.models.locnet`),
+    ``p`` clipped to ``[P_EPS, 1 - P_EPS]``, per sample:
+
+    1. ``detection = mean_pixels(-occ log p - (1 - occ) log(1 - p))``;
+    2. ``count = mixture + count_nll``: the true emitters ``t_m`` (the ``max_emitters``
+       most occupied pixels with occ > 0.5; position ``(j + 0.5 + dx, i + 0.5 + dy)`` px,
+       ``[z]`` nm, photons) under the mixture whose component ``k`` is every pixel, weight
+       ``p_k / sum p``, mean ``(j_k + 0.5 + dx_k, i_k + 0.5 + dy_k, [z_k], photons_k)`` and
+       diagonal sigmas (at least ``SIGMA_MIN``): ``mixture = -sum_m logsumexp_k(log w_k +
+       log N(t_m | mu_k, sigma_k))``, summed over the emitters as DECODE does (not divided
+       by their number); ``count_nll = -log N(E | sum p, sum p (1 - p) + COUNT_VAR_FLOOR)``
+       with ``E`` the number of occupied pixels;
+    3. ``background = mean_pixels((bg_pred - bg_true) ** 2)``.
+
+    The loss is ``detection_weight * detection + count_weight * count +
+    background_weight * background``; Keras averages it over the batch.
+
+    Parameters
+    ----------
+    is_3d : bool or None, optional
+        Whether targets and outputs carry z; None to take it from the target channels
+        (5: 2D, 6: 3D).
+    max_emitters : int, optional
+        Most emitters per sample in the mixture term (the patch set's ``max_emitters``);
+        memory grows as ``N * max_emitters * H * W``.
+    detection_weight, count_weight, background_weight : float, optional
+        Weights (>= 0) of the three terms.
+    name : str, optional
+        Loss name, shown in logs.
+    **kwargs
+        Passed to :class:`keras.losses.Loss` (``reduction``, ``dtype``).
+    """
+
+    def __init__(self, is_3d: bool | None = None, max_emitters: int = DEFAULT_MAX_EMITTERS,
+                 detection_weight: float = 1.0, count_weight: float = 1.0,
+                 background_weight: float = 1.0, *, name: str = "locnet",
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        if not (isinstance(max_emitters, (int, np.integer)) and max_emitters >= 1):
+            raise InputError(f"max_emitters of the locnet loss must be an integer >= 1, got "
+                             f"{max_emitters!r}")
+        self.is_3d = None if is_3d is None else bool(is_3d)
+        self.max_emitters = int(max_emitters)
+        self.detection_weight = _weight(detection_weight, "detection weight")
+        self.count_weight = _weight(count_weight, "count weight")
+        self.background_weight = _weight(background_weight, "background weight")
+
+    def _dims(self, y_true: Any, y_pred: Any) -> bool:
+        is_3d = TARGET_CHANNELS.get(y_true.shape[-1], self.is_3d)
+        if is_3d is None or (self.is_3d is not None and is_3d != self.is_3d) or \
+                y_pred.shape[-1] != len(output_names(is_3d)):
+            raise InputError(f"the locnet loss needs (N, H, W, 5 or 6) targets and (N, H, W, "
+                             f"8 or 10) outputs, got {tuple(y_true.shape)} and "
+                             f"{tuple(y_pred.shape)}" + ("" if self.is_3d is None else
+                                                         f" (is_3d={self.is_3d})"))
+        return is_3d
+
+    def terms(self, y_true: Any, y_pred: Any) -> dict[str, Any]:
+        """The terms of the loss, each ``(N,)``: detection, mixture, count_nll, background."""
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, y_pred.dtype)
+        is_3d = self._dims(y_true, y_pred)
+        height, width = ops.shape(y_pred)[1], ops.shape(y_pred)[2]
+        size = y_pred.shape[1] * y_pred.shape[2] if None not in y_pred.shape[1:3] else None
+        flat = ops.reshape(y_pred, (-1, height * width, y_pred.shape[-1]))
+        truth = ops.reshape(y_true, (-1, height * width, y_true.shape[-1]))
+        occ = truth[..., 0]
+        p = ops.clip(flat[..., 0], P_EPS, 1 - P_EPS)
+        detection = -ops.mean(occ * ops.log(p) + (1 - occ) * ops.log(1 - p), axis=1)
+        emitters = ops.sum(ops.cast(occ > 0.5, p.dtype), axis=1)
+        mean = ops.sum(p, axis=1)
+        var = ops.sum(p * (1 - p), axis=1) + COUNT_VAR_FLOOR
+        count_nll = 0.5 * ops.log(2 * math.pi * var) + ops.square(emitters - mean) / (2 * var)
+        # pixel centres, px, in the flattened (row-major) order
+        cols = ops.cast(ops.arange(width), p.dtype) + 0.5
+        rows = ops.cast(ops.arange(height), p.dtype) + 0.5
+        x_c = ops.reshape(ops.broadcast_to(cols[None, :], (height, width)), (-1,))
+        y_c = ops.reshape(ops.broadcast_to(rows[:, None], (height, width)), (-1,))
+        k = self.max_emitters if size is None else min(self.max_emitters, size)
+        occupied, index = ops.top_k(occ, k=k)
+
+        def at(values: Any) -> Any:  # (N, HW) -> (N, k, 1), the emitters' values
+            return ops.take_along_axis(values, index, axis=1)[:, :, None]
+
+        z = 4 if is_3d else None
+        sig = 5 if is_3d else 4
+        true = [at(x_c + truth[..., 2]), at(y_c + truth[..., 3]), at(truth[..., 1])]
+        means = [x_c + flat[..., 2], y_c + flat[..., 3], flat[..., 1]]
+        sigmas = [flat[..., sig + 1], flat[..., sig + 2], flat[..., sig]]
+        if z is not None:
+            true.append(at(truth[..., z]))
+            means.append(flat[..., z])
+            sigmas.append(flat[..., sig + 3])
+        log_pdf = -0.5 * len(true) * math.log(2 * math.pi)
+        for t, mu, sigma in zip(true, means, sigmas):
+            sigma = ops.maximum(sigma, SIGMA_MIN)[:, None, :]
+            log_pdf = log_pdf - 0.5 * ops.square((t - mu[:, None, :]) / sigma) - ops.log(sigma)
+        log_w = ops.log(p) - ops.log(mean)[:, None]
+        per_emitter = ops.logsumexp(log_w[:, None, :] + log_pdf, axis=2)
+        mixture = -ops.sum(ops.where(occupied > 0.5, per_emitter, 0.0), axis=1)
+        background = ops.mean(ops.square(flat[..., -1] - truth[..., -1]), axis=1)
+        return {"detection": detection, "mixture": mixture, "count_nll": count_nll,
+                "background": background}
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        """Per-sample loss ``(N,)``."""
+        t = self.terms(y_true, y_pred)
+        return (self.detection_weight * t["detection"]
+                + self.count_weight * (t["mixture"] + t["count_nll"])
+                + self.background_weight * t["background"])
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, for saving."""
+        config = super().get_config()
+        config.update(is_3d=self.is_3d, max_emitters=self.max_emitters,
+                      detection_weight=self.detection_weight, count_weight=self.count_weight,
+                      background_weight=self.background_weight)
+        return config
+
+
+def locnet_loss(is_3d: bool | None = None, max_emitters: int = DEFAULT_MAX_EMITTERS, *,
+                detection_weight: float = 1.0, count_weight: float = 1.0,
+                background_weight: float = 1.0) -> LocNetLoss:
+    """The locnet loss (:class:`LocNetLoss`) with its parameters checked.
+
+    Raises
+    ------
+    InputError
+        For ``max_emitters`` < 1 or a negative weight.
+    """
+    return LocNetLoss(is_3d, max_emitters, detection_weight=detection_weight,
+                      count_weight=count_weight, background_weight=background_weight)
+
+
+LOSSES = {"mse": mse, "blurred-mse": blurred_mse_l1, "poisson": poisson_counts,
+          "locnet": locnet_loss}
+#: The losses built from parameters (the others are plain functions and take none).
+_FACTORIES = ("blurred-mse", "locnet")
 
 
 def get_loss(name: str, **params: Any) -> Any:
-    """A loss by its command-line name: ``"mse"``, ``"blurred-mse"`` or ``"poisson"``.
+    """A loss by its command-line name: ``"mse"``, ``"blurred-mse"``, ``"poisson"``, ``"locnet"``.
 
     Parameters
     ----------
     name : str
         Key of :data:`LOSSES`.
     **params
-        ``sigma_px`` and ``l1_weight`` for ``"blurred-mse"``; none for the others.
+        ``sigma_px`` and ``l1_weight`` for ``"blurred-mse"``; those of :class:`LocNetLoss`
+        for ``"locnet"``; none for the others.
 
     Returns
     -------
@@ -202,8 +362,8 @@ def get_loss(name: str, **params: Any) -> Any:
     """
     if name not in LOSSES:
         raise InputError(f"unknown loss {name!r}", hint=f"choose one of {', '.join(LOSSES)}")
-    if name == "blurred-mse":
-        return blurred_mse_l1(**params)
+    if name in _FACTORIES:
+        return LOSSES[name](**params)
     if params:
         raise InputError(f"loss {name!r} takes no parameters, got {', '.join(params)}")
     return LOSSES[name]

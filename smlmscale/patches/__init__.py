@@ -10,7 +10,10 @@
   :mod:`~smlmscale.patches.fusion_graph`, :mod:`~smlmscale.patches.summed` /
   :mod:`~smlmscale.patches.summed_graph` (and :mod:`~smlmscale.patches.summed_export`),
   :mod:`~smlmscale.patches.counts` with :mod:`~smlmscale.patches.counts_fit` /
-  :mod:`~smlmscale.patches.counts_graph` (with :mod:`~smlmscale.io.rois`).
+  :mod:`~smlmscale.patches.counts_graph` (with :mod:`~smlmscale.io.rois`),
+  :mod:`~smlmscale.patches.stacks` with :mod:`~smlmscale.patches.stacks_targets` /
+  :mod:`~smlmscale.patches.stacks_graph` (``frames``: K-frame stacks at camera resolution
+  and per-pixel emitter maps, for ``locnet``).
 - :mod:`~smlmscale.patches.run`: :func:`prepare_patches` / :func:`run_patches` (and
   :func:`make_patches`, both in one call), the orchestration;
   :mod:`~smlmscale.patches.writers`: parallel region writes or ordered appends.

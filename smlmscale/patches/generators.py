@@ -10,8 +10,8 @@ switches on the kind.
 
 from __future__ import annotations
 
-import os
 import operator
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from smlmscale.patches.base import Generated
 from smlmscale.patches.counts import CountsSettings
 from smlmscale.patches.deepstorm import DeepstormSettings
 from smlmscale.patches.fusion_graph import FusionSettings
+from smlmscale.patches.stacks import FramesSettings
 from smlmscale.patches.summed import CARRIED, SummedSettings
 from smlmscale.settings import Settings, field_names, flag_of
 
@@ -141,6 +142,14 @@ def _check_patch_size(settings: Any, shape: tuple, path: str) -> None:
                          "frame", path=path, hint="lower --patch-size")
 
 
+def _check_frames(settings: Any, shape: tuple, path: str) -> None:
+    _check_patch_size(settings, shape, path)
+    if settings.context > shape[0]:
+        raise InputError(f"--context {settings.context} needs at least {settings.context} "
+                         f"frames, the movie has {shape[0]}", path=path,
+                         hint="lower --context")
+
+
 def _check_fusion(settings: Any, shape: tuple, path: str) -> None:
     from smlmscale.patches.fusion_graph import check_geometry
 
@@ -171,12 +180,20 @@ def _build_summed(movie, table, *, pixel_size_nm, settings, chunk, runner, **_):
                         chunk=chunk, runner=runner, raw=raw), raw
 
 
-def _build_counts(movie, table, *, pixel_size_nm, settings, chunk, runner, rois, rois_path):
+def _build_counts(movie, table, *, pixel_size_nm, settings, chunk, runner, rois, rois_path,
+                  **_):
     from smlmscale.patches.counts_graph import build_counts
 
     return build_counts(movie, table, rois=rois, pixel_size_nm=pixel_size_nm,
                         settings=settings, chunk=chunk, runner=runner,
                         rois_path=None if rois_path is None else os.fspath(rois_path)), None
+
+
+def _build_frames(movie, table, *, pixel_size_nm, settings, chunk, runner, store=None, **_):
+    from smlmscale.patches.stacks_graph import build_frames
+
+    return build_frames(movie, table, pixel_size_nm=pixel_size_nm, settings=settings,
+                        chunk=chunk, runner=runner, store=store), None
 
 
 def _export_summed(raw, out, *, runner):
@@ -206,6 +223,10 @@ GENERATORS: dict[str, Generator] = _registry(
     Generator("counts", CountsSettings, _build_counts, rois=True, first_axes="tz",
               accepts="a movie (t,y,x) or a section stack (z,y,x)",
               summary="localizations per pixel of ROI tiles of a section stack"),
+    Generator("frames", FramesSettings, _build_frames, columns=("x_nm", "y_nm", "photons"),
+              carried=("z_nm",), check=_check_frames,
+              summary="locnet: K-frame stacks at camera resolution, emitter maps of the "
+                      "centre frame (3D with a z_nm column)"),
 )
 
 #: The generator names, in registration order (``--kind`` values).

@@ -289,7 +289,7 @@ def run_patches(plan: PatchesPlan, *, client=None,
     runner = Runner(client)
     gen, source = record.build(movie, table, pixel_size_nm=plan.pixel_size_nm,
                                settings=settings, chunk=plan.chunk_patches, runner=runner,
-                               rois=plan.roi_list, rois_path=plan.rois)
+                               rois=plan.roi_list, rois_path=plan.rois, store=store)
     if not gen.tasks or (record.planned and not sum(gen.sizes)):
         raise InputError(gen.empty_reason, path=plan.locs, hint=gen.empty_hint)
     with ExitStack() as stack:

@@ -166,6 +166,16 @@ def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
     return run_train(plan, progress=on_epoch)
 
 
+def _loss_params(plan: TrainPlan) -> dict[str, Any]:
+    """The loss's parameters: the settings' and, for the model's default loss, those the
+    patch set decides (locnet: its most emitters per patch)."""
+    from smlmscale.models import model_kind
+
+    settings, kind = plan.settings, model_kind(plan.settings.model)
+    data = kind.data_loss_params(plan.patchset.attrs) if settings.loss_name == kind.loss else {}
+    return {**settings.loss_params(), **data}
+
+
 def _compiled_model(plan: TrainPlan) -> Any:
     import keras
 
@@ -175,9 +185,9 @@ def _compiled_model(plan: TrainPlan) -> Any:
     if plan.state.checkpoint is not None:
         return md.load_keras_model(plan.state.checkpoint, compile=True)
     ps, settings = plan.patchset, plan.settings
-    model = float32_output(model_kind(settings.model).build(ps.inputs.shape[1:],
-                                                            ps.targets.shape[1:]))
-    loss = get_loss(settings.loss_name, **settings.loss_params())
+    model = float32_output(model_kind(settings.model).build(
+        ps.inputs.shape[1:], ps.targets.shape[1:], params=dict(ps.attrs)))
+    loss = get_loss(settings.loss_name, **_loss_params(plan))
     model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=loss)
     return model
 
@@ -302,7 +312,7 @@ def _model_json(plan: TrainPlan, model: Any, training: dict[str, Any]) -> dict[s
         "generator_params": attrs.get("params"),
         "estimate": attrs.get("estimate"),
         "target_scale": settings.scale,
-        "loss": {"name": settings.loss_name, **settings.loss_params()},
+        "loss": {"name": settings.loss_name, **_loss_params(plan)},
         "training": training,
         "patch_set": {**patchset_identity(ps), "source": attrs.get("source"),
                       "command": attrs.get("command")},

@@ -22,7 +22,7 @@ import numpy as np
 
 from smlmscale.errors import InputError
 from smlmscale.patches.patchset import PatchSet
-from smlmscale.train.augment import augment_pairs
+from smlmscale.train.augment import augment_pairs, offset_channels
 
 SPLITS = ("train", "validation")
 # Bytes a chunk costs while it is read: the decoded slice, the split selection and the
@@ -274,7 +274,7 @@ def patch_stream(ps: PatchSet, split: str, plan: StreamPlan, *, shuffle: bool = 
         ds = ds.map(lambda x, y: (x, y * target_scale), num_parallel_calls=MAP_PARALLELISM,
                     deterministic=True)
     if augment != "none":
-        ds = augment_pairs(ds, augment, seed=seed + 2)
+        ds = augment_pairs(ds, augment, seed=seed + 2, offsets=offset_channels(ps.attrs))
     ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(total / plan.batch_size)))
     options = tf.data.Options()
     # Autotuning off: with it, TensorFlow 2.21 often ends an epoch only when its tuning

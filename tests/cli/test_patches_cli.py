@@ -22,14 +22,20 @@ def _run(scheduler, *args):
     return runner.invoke(app, ["--scheduler", scheduler, "patches", *map(str, args)])
 
 
-def test_issue_example_on_a_simulated_movie(tmp_path, scheduler):
+def _patch_a_simulation(tmp_path, scheduler, out, *args, **movie):
+    """Simulate ``sim.zarr`` (1 emitter per um^2, ``movie`` settings), then run patches on it."""
     sim = tmp_path / "sim.zarr"
-    simulate_movie(sim, settings=MovieSettings(frames=20, size_px=64, chunk_frames=6, seed=1,
-                                               emitters=EmitterSettings(density_per_um2=1.0)))
+    simulate_movie(sim, settings=MovieSettings(emitters=EmitterSettings(density_per_um2=1.0),
+                                               **movie))
+    return _run(scheduler, sim, "--locs", tmp_path / "sim_truth.parquet", "-o", out, *args)
+
+
+def test_issue_example_on_a_simulated_movie(tmp_path, scheduler):
     out = tmp_path / "train.zarr"
-    result = _run(scheduler, sim, "--locs", tmp_path / "sim_truth.parquet", "-o", out,
-                  "--kind", "deepstorm", "--patch-size", 26, "--upsampling", 8,
-                  "--per-frame", 4, "--min-emitters", 2, "--validation", 0.2)
+    result = _patch_a_simulation(tmp_path, scheduler, out, "--kind", "deepstorm",
+                                 "--patch-size", 26, "--upsampling", 8, "--per-frame", 4,
+                                 "--min-emitters", 2, "--validation", 0.2, frames=20,
+                                 size_px=64, chunk_frames=6, seed=1)
     assert result.exit_code == 0, result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith(f"wrote {out}: ") and "deepstorm patches of 208x208x1" in line
@@ -154,10 +160,12 @@ def test_help_defaults_come_from_the_settings():
     shown = runner.invoke(app, ["patches", "--help"], env={"COLUMNS": "250"}).output
     text = " ".join(shown.split())
     assert f"about {CHUNK_BYTES / 2**20:g} MiB of pairs" in text
-    for words in ("Patch side, camera px [26].", "Upsampling factor [8].",
+    for words in ("Patch side, camera px [26; frames 40].", "Upsampling factor [8].",
                   "Keep patches with at least this many emitters [1; summed 2].",
                   "Patches summed into one [10].", "DBSCAN eps, nm [half a pixel].",
-                  "deepstorm and summed options", "counts options", "--keep-empty"):
+                  "deepstorm and summed options", "counts options", "--keep-empty",
+                  "frames options", "Frames per input stack, centred on the target frame [3].",
+                  "deepstorm, summed and frames options"):
         assert words in text, words
 
 
@@ -170,6 +178,51 @@ def test_help_defaults_come_from_the_settings():
 ])
 def test_refused_before_a_cluster_starts(tmp_path, extra, fragments):
     store, locs, _, _ = make_data(tmp_path, frames=3)
+    result = runner.invoke(app, ["patches", str(store), "--locs", str(locs), "-o",
+                                 str(tmp_path / "out.zarr"), *map(str, extra)])
+    assert_fails_with_one_line(result, *fragments)
+    assert "dask:" not in result.stderr and not (tmp_path / "out.zarr").exists()
+
+
+def test_frames_on_a_simulated_movie(tmp_path, scheduler):
+    out = tmp_path / "frames.zarr"
+    result = _patch_a_simulation(tmp_path, scheduler, out, "--kind", "frames", "--context", 3,
+                                 "--patch-size", 32, "--per-frame", 1, "--max-emitters", 40,
+                                 "--scale-adu", 250, frames=12, size_px=48, chunk_frames=5,
+                                 seed=2)
+    assert result.exit_code == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"wrote {out}: ") and "frames patches of 32x32x3" in line
+    ps = open_patchset(out)
+    assert 0 < len(ps) <= 12 and ps.targets.shape[1:] == (32, 32, 5)
+    assert ps.attrs["context"] == 3 and ps.attrs["params"]["max_emitters"] == 40
+    assert ps.attrs["normalization"]["offset_adu"] == 100.0  # the simulated camera's baseline
+    assert ps.attrs["normalization"]["scale_adu"] == 250.0
+    inputs = ps.inputs[:]
+    assert -1 < inputs.min() and 0.02 < np.median(inputs) < 0.2  # background 20 photons / 250
+    assert ps.attrs["background_units"] == "photons/px"
+    assert ps.attrs["command"].startswith("smlmscale")
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--kind", "frames", "--context", 2], ["--context must be one of 1, 3, got 2"]),
+    (["--kind", "deepstorm", "--context", 3], ["--context does not apply to --kind deepstorm"]),
+    (["--kind", "frames", "--upsampling", 2], ["--upsampling does not apply to --kind frames"]),
+    (["--kind", "frames", "--patch-size", 8], ["--context 3 needs at least 3", "movie.zarr"]),
+    (["--kind", "frames", "--scale-adu", 0], ["--scale-adu must be greater than 0"]),
+    (["--kind", "frames", "--context", 1, "--patch-size", 8, "--locs", "nophotons.parquet"],
+     ["no photons column", "nophotons.parquet"]),
+])
+def test_frames_bad_input_refused_before_a_cluster_starts(tmp_path, monkeypatch, extra,
+                                                          fragments):
+    import pandas as pd
+
+    from smlmscale.io.tables import TableMeta, write_table
+
+    store, locs, _, _ = make_data(tmp_path, frames=2)
+    write_table(pd.DataFrame({"frame": [0], "x_nm": [100.0], "y_nm": [200.0]}),
+                tmp_path / "nophotons.parquet", meta=TableMeta(pixel_size_nm=100.0))
+    monkeypatch.chdir(tmp_path)  # the table without photons is given by a relative path
     result = runner.invoke(app, ["patches", str(store), "--locs", str(locs), "-o",
                                  str(tmp_path / "out.zarr"), *map(str, extra)])
     assert_fails_with_one_line(result, *fragments)

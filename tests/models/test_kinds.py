@@ -28,6 +28,7 @@ def test_every_record_names_its_loss_generators_and_builder():
 def test_geometry_is_checked_from_the_record_without_keras():
     code = ("import sys; from smlmscale.models import model_kind; "
             "k = model_kind('unet'); k.check_geometry((16, 64, 1), (16, 64, 2)); "
+            "model_kind('locnet').check_geometry((16, 16, 3), (16, 16, 6)); "
             "assert 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     deepstorm = model_kind("deepstorm")

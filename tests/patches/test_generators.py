@@ -13,6 +13,7 @@ from smlmscale.patches.counts import CountsSettings
 from smlmscale.patches.deepstorm import DeepstormSettings
 from smlmscale.patches.fusion_graph import FusionSettings
 from smlmscale.patches.run import check_kind, default_settings
+from smlmscale.patches.stacks import FramesSettings
 from smlmscale.patches.summed import SummedSettings
 from smlmscale.settings import Settings, option_help
 from tests.helpers import raise_if_dask_computes
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_one_record_per_kind():
-    assert KINDS == ("deepstorm", "fusion", "summed", "counts") == tuple(GENERATORS)
+    assert KINDS == ("deepstorm", "fusion", "summed", "counts", "frames") == tuple(GENERATORS)
     assert [generator(k).settings for k in KINDS] == [DeepstormSettings, FusionSettings,
-                                                      SummedSettings, CountsSettings]
+                                                      SummedSettings, CountsSettings,
+                                                      FramesSettings]
     assert [k for k in KINDS if not generator(k).planned] == ["fusion"]
     assert [k for k in KINDS if generator(k).rois] == ["counts"]
     assert [k for k in KINDS if generator(k).export is not None] == ["summed"]

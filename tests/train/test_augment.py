@@ -83,3 +83,39 @@ def test_allowed_augmentation_by_geometry_and_generator():
     assert allowed_augmentation("summed", (16, 32, 1), (16, 32, 1)) == "flips"
     with pytest.raises(ValueError):
         augment_pairs(None, "rotate")
+
+
+def _positions(maps):
+    """(x_px, y_px) of every occupied pixel of ``(H, W, C)`` maps [occ, ph, dx, dy, ...]."""
+    rows, cols = np.nonzero(maps[..., 0] > 0.5)
+    return sorted((round(float(c + 0.5 + maps[r, c, 2]), 5),
+                   round(float(r + 0.5 + maps[r, c, 3]), 5)) for r, c in zip(rows, cols))
+
+
+def test_offsets_transform_as_vectors_so_emitters_keep_their_place():
+    """A locnet target's emitters move exactly as the image does, under all 8 symmetries."""
+    from smlmscale.train.augment import offset_channels
+
+    size = 5
+    y = np.zeros((1, size, size, 5), np.float32)
+    emitters = [(1, 3, 0.3, -0.2), (4, 0, -0.45, 0.1)]       # row, col, dx, dy
+    for r, c, dx, dy in emitters:
+        y[0, r, c] = [1.0, 500.0, dx, dy, 7.0]
+    offsets = offset_channels({"channels": ["occupancy", "photons", "dx_px", "dy_px",
+                                            "background"]})
+    assert offsets == (2, 3) and offset_channels({"channels": ["counts"]}) is None
+    for ud, lr, tr in itertools.product([False, True], repeat=3):
+        bits = tf.constant([[ud, lr, tr]])
+        _, got = apply_symmetry(tf.zeros((1, size, size, 3)), tf.constant(y), bits,
+                                "dihedral", offsets)
+        want = []
+        for r, c, dx, dy in emitters:
+            x_px, y_px = c + 0.5 + dx, r + 0.5 + dy
+            if ud:
+                y_px = size - y_px
+            if lr:
+                x_px = size - x_px
+            if tr:
+                x_px, y_px = y_px, x_px
+            want.append((round(x_px, 5), round(y_px, 5)))
+        assert _positions(got.numpy()[0]) == sorted(want), (ud, lr, tr)

@@ -1,0 +1,182 @@
+"""locnet post-processing: candidates against a pixel loop, ties, positions, tiles = whole frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smlmscale.localize.locnet import (empty_table, local_maxima, locnet_candidates,
+                                       output_channels, table_columns)
+
+
+def naive_candidates(p, threshold):
+    """Pixel by pixel: (t, i, j, 3x3 sum) under the raster-order tie rule."""
+    t_, h, w = p.shape
+    out = []
+    for t in range(t_):
+        for i in range(h):
+            for j in range(w):
+                v = p[t, i, j]
+                ok, total = True, 0.0
+                for di in (-1, 0, 1):
+                    for dj in (-1, 0, 1):
+                        r, c = i + di, j + dj
+                        if not (0 <= r < h and 0 <= c < w):
+                            continue
+                        total += float(p[t, r, c])
+                        if (di, dj) == (0, 0):
+                            continue
+                        before = di < 0 or (di == 0 and dj < 0)
+                        ok &= v > p[t, r, c] if before else v >= p[t, r, c]
+                if ok and total >= threshold:
+                    out.append((t, i, j, total))
+    return out
+
+
+def random_maps(shape, *, is_3d, seed, levels=None, blobs=0):
+    """Output maps with channels in the contract's order; ``levels`` quantizes p (ties)."""
+    rng = np.random.default_rng(seed)
+    t, h, w = shape
+    maps = rng.uniform(0, 1, (t, h, w, len(output_channels(is_3d)))).astype(np.float32)
+    p = rng.uniform(0, 0.2, (t, h, w))
+    for _ in range(blobs):
+        f, r, c = rng.integers(0, t), rng.integers(0, h), rng.integers(0, w)
+        p[f, max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] += rng.uniform(0.1, 0.5)
+    if levels:
+        p = np.round(p * levels) / levels
+    maps[..., 0] = p
+    maps[..., 2:4] -= 0.5
+    return maps
+
+
+@pytest.mark.parametrize("is_3d", [False, True])
+@pytest.mark.parametrize("levels", [None, 5])
+def test_matches_the_pixel_loop(is_3d, levels):
+    maps = random_maps((3, 13, 11), is_3d=is_3d, seed=1, levels=levels, blobs=12)
+    got = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, threshold=0.3,
+                            is_3d=is_3d)
+    want = naive_candidates(maps[..., 0], 0.3)
+    assert len(want) > 5
+    assert len(got) == len(want)
+    names = output_channels(is_3d)
+    for row, (t, i, j, total) in zip(got.itertuples(index=False), want):
+        values = dict(zip(names, maps[t, i, j].astype(np.float64)))
+        assert row.frame == t
+        assert row.x_nm == pytest.approx((j + 0.5 + values["dx"]) * 100)
+        assert row.y_nm == pytest.approx((i + 0.5 + values["dy"]) * 100)
+        assert row.confidence == pytest.approx(min(1.0, total))
+
+
+def test_columns_units_and_origin():
+    maps = np.zeros((2, 6, 7, 10), np.float32)
+    # p, photons, dx, dy, z, sigma_photons, sigma_x, sigma_y, sigma_z, background
+    maps[1, 2, 3] = [0.4, 1500.0, 0.1, -0.2, -250.0, 40.0, 0.05, 0.08, 30.0, 12.0]
+    maps[1, 2, 4, 0] = 0.3  # a neighbour: the 3x3 sum 0.7 passes, the pixel itself is no maximum
+    table = locnet_candidates(maps, first_frame=100, pixel_size_nm=110.0, is_3d=True,
+                              origin_px=(10, 20))
+    assert tuple(table.columns) == table_columns(True)
+    assert table.dtypes["frame"] == np.int64
+    assert all(table.dtypes[c] == np.float64 for c in table.columns if c != "frame")
+    row = table.iloc[0]
+    assert len(table) == 1 and row["frame"] == 101
+    assert row["x_nm"] == pytest.approx((20 + 3 + 0.5 + 0.1) * 110)
+    assert row["y_nm"] == pytest.approx((10 + 2 + 0.5 - 0.2) * 110)
+    assert row["z_nm"] == pytest.approx(-250.0)
+    assert row["photons"] == pytest.approx(1500.0)
+    assert row["background"] == pytest.approx(12.0)
+    assert row["uncertainty_x_nm"] == pytest.approx(0.05 * 110)
+    assert row["uncertainty_y_nm"] == pytest.approx(0.08 * 110)
+    assert row["uncertainty_z_nm"] == pytest.approx(30.0)
+    assert row["uncertainty_photons"] == pytest.approx(40.0)
+    assert row["confidence"] == pytest.approx(0.7)
+    maps[1, 1:4, 2:5, 0] = 0.5
+    assert locnet_candidates(maps, first_frame=0, pixel_size_nm=1.0,
+                             is_3d=True)["confidence"].tolist() == [1.0]
+    assert tuple(locnet_candidates(maps[..., :8], first_frame=0, pixel_size_nm=1.0,
+                                   is_3d=False).columns) == table_columns(False)
+
+
+def test_ties_give_one_candidate_first_in_raster_order():
+    p = np.zeros((1, 5, 6), np.float32)
+    p[0, 1, 2] = p[0, 1, 3] = 0.6       # horizontal pair
+    p[0, 3, 0] = p[0, 4, 1] = 0.6       # diagonal pair: (3, 0) comes first
+    keep = local_maxima(p)
+    # 0-valued pixels next to nothing larger earlier (e.g. the top-left corner) are maxima
+    # too, but the threshold removes them.
+    assert keep[0, 1, 2] and not keep[0, 1, 3]
+    assert keep[0, 3, 0] and not keep[0, 4, 1]
+    plateau = np.zeros((1, 6, 6), np.float32)
+    plateau[0, 1:4, 1:5] = 1.0  # a saturated 3 x 4 block
+    maps = np.zeros((1, 6, 6, 8), np.float32)
+    maps[..., 0] = plateau
+    table = locnet_candidates(maps, first_frame=0, pixel_size_nm=1.0, is_3d=False)
+    assert table[["x_nm", "y_nm"]].values.tolist() == [[1.5, 1.5]]
+
+
+def test_no_two_candidates_are_neighbours():
+    maps = random_maps((4, 30, 30), is_3d=False, seed=3, levels=3, blobs=40)
+    keep = local_maxima(maps[..., 0])
+    t, i, j = np.nonzero(keep)
+    cells = set(zip(t.tolist(), i.tolist(), j.tolist()))
+    for f, r, c in cells:
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                assert (dr, dc) == (0, 0) or (f, r + dr, c + dc) not in cells
+
+
+def tiled(maps, *, tile, halo, frame_shape=None, threshold=0.5, is_3d=False):
+    """Candidates of tiles with cores of ``tile`` px and ``halo`` px of maps around them."""
+    h, w = maps.shape[1:3] if frame_shape is None else frame_shape
+    parts = []
+    for r0 in range(0, h, tile):
+        for c0 in range(0, w, tile):
+            r1, c1 = min(r0 + tile, h), min(c0 + tile, w)
+            wr, wc = max(r0 - halo, 0), max(c0 - halo, 0)
+            window = maps[:, wr:r1 + halo, wc:c1 + halo]
+            parts.append(locnet_candidates(window, first_frame=7, pixel_size_nm=100.0,
+                                           threshold=threshold, is_3d=is_3d,
+                                           origin_px=(wr, wc),
+                                           core=(slice(r0, r1), (c0, c1)),
+                                           frame_shape=frame_shape))
+    table = pd.concat(parts, ignore_index=True)
+    return table.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
+
+
+@pytest.mark.parametrize("tile,halo", [(5, 1), (8, 1), (7, 3)])
+@pytest.mark.parametrize("levels", [None, 4])
+def test_tiles_equal_the_whole_frame(tile, halo, levels):
+    maps = random_maps((3, 29, 23), is_3d=False, seed=tile + halo, levels=levels, blobs=60)
+    whole = locnet_candidates(maps, first_frame=7, pixel_size_nm=100.0, is_3d=False)
+    whole = whole.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
+    assert len(whole) > 20
+    pd.testing.assert_frame_equal(tiled(maps, tile=tile, halo=halo), whole)
+
+
+def test_tiles_ignore_padding_beyond_the_frame():
+    maps = random_maps((2, 24, 24), is_3d=True, seed=5, blobs=40)
+    frame = (21, 19)
+    padded = maps.copy()
+    padded[:, frame[0]:, :, 0] = 1.0  # what a network may predict on zero padding
+    padded[:, :, frame[1]:, 0] = 1.0
+    whole = locnet_candidates(maps[:, :frame[0], :frame[1]], first_frame=7,
+                              pixel_size_nm=100.0, is_3d=True)
+    whole = whole.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
+    got = tiled(padded, tile=8, halo=2, frame_shape=frame, is_3d=True)
+    pd.testing.assert_frame_equal(got, whole)
+
+
+def test_empty_and_bad_input():
+    maps = np.zeros((2, 8, 8, 8), np.float32)
+    table = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
+    pd.testing.assert_frame_equal(table, empty_table(False))
+    outside = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False,
+                                core=((20, 30), (0, 8)))
+    assert outside.empty and tuple(outside.columns) == table_columns(False)
+    one = locnet_candidates(np.zeros((8, 8, 8), np.float32), first_frame=0,
+                            pixel_size_nm=100.0, is_3d=False)
+    assert one.empty
+    with pytest.raises(ValueError, match="10"):
+        locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=True)
+    with pytest.raises(ValueError, match="pixel_size_nm"):
+        locnet_candidates(maps, first_frame=0, pixel_size_nm=0.0, is_3d=False)
