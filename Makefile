@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 DEMO_DIR ?= demo_out
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test test-all bench bench-picasso clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,13 @@ test-all: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest benchmarks -o addopts="" -p no:cacheprovider -s --benchmark-sort=name
 
+# Picasso (picassosr) pins its own NumPy and Qt: the predict benchmark runs it from its own venv
+bench-picasso: $(VENV)-picasso/bin/picasso-ready
+
+$(VENV)-picasso/bin/picasso-ready:
+	$(PYTHON) -m venv $(VENV)-picasso
+	$(VENV)-picasso/bin/python -m pip install --quiet "picassosr==0.11.3" pandas
+	touch $@
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .benchmarks
+	rm -rf $(VENV) $(VENV)-picasso $(DEMO_DIR) .pytest_cache .benchmarks
