@@ -155,3 +155,103 @@ def test_memory(benchmark, folder, model, cluster_client):
     RESULTS["memory"] = {"runs": peaks, "ratio": large / small}
     print(json.dumps(RESULTS["memory"], indent=1))
     assert large <= 1.25 * small
+
+
+# --- issue 15: locnet at camera resolution on 256 px frames, against deepstorm x4 and Picasso
+
+LOCNET_FRAMES = int(os.environ.get("SMLMSCALE_BENCH_LOCNET_FRAMES", 200))
+DEEPSTORM_FRAMES = int(os.environ.get("SMLMSCALE_BENCH_DEEPSTORM_FRAMES", 16))
+PICASSO_PYTHON = os.environ.get("SMLMSCALE_BENCH_PICASSO_PYTHON", ".venv-picasso/bin/python")
+#: The issue's condition: 100 nm pixels, sigma 130 nm, 1,500-4,000 photons, background 20,
+#: read noise 2 e-, here at 2 emitters/um^2.
+CONDITION = dict(pixel_size_nm=100.0, density_per_um2=2.0, photons=(1500.0, 4000.0),
+                 sigma_nm=130.0, background=20.0, read_noise_e=2.0)
+
+
+def condition_movie(path, *, frames: int, size: int, seed: int, client=None):
+    """A movie of the issue's condition (see :data:`CONDITION`)."""
+    from smlmscale.simulate.run import simulate_movie
+    from smlmscale.simulate.settings import (BackgroundSettings, CameraSettings,
+                                             EmitterSettings, MovieSettings, PhotonSettings,
+                                             PsfSettings)
+
+    c = CONDITION
+    return simulate_movie(path, client=client, settings=MovieSettings(
+        frames=frames, size_px=size, seed=seed, pixel_size_nm=c["pixel_size_nm"],
+        emitters=EmitterSettings(density_per_um2=c["density_per_um2"]),
+        photons=PhotonSettings(distribution="uniform", uniform_range=c["photons"]),
+        psf=PsfSettings(sigma_nm_range=(c["sigma_nm"], c["sigma_nm"])),
+        background=BackgroundSettings(photons_per_px=c["background"]),
+        camera=CameraSettings(read_noise_e=c["read_noise_e"])))
+
+
+@pytest.fixture(scope="module")
+def locnet_model(folder):
+    """A locnet trained briefly (speed does not depend on how well), in a subprocess."""
+    script = f"""
+from benchmarks.test_predict import condition_movie
+from smlmscale.patches.run import make_patches
+from smlmscale.patches.stacks import FramesSettings
+from smlmscale.train.run import train_model
+from smlmscale.train.settings import TrainSettings
+sim = condition_movie({str(folder / 'loc_train.zarr')!r}, frames=200, size=64, seed=0)
+make_patches(sim.path, {str(folder / 'frames.zarr')!r}, locs=sim.truth_path, kind="frames",
+             settings=FramesSettings(patch_size_px=32, per_frame=2, seed=0))
+train_model({str(folder / 'frames.zarr')!r}, {str(folder / 'model_loc')!r},
+            settings=TrainSettings(model="locnet", epochs=3, batch_size=16, seed=0))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder / "model_loc"
+
+
+def _picasso(movie_zarr, folder) -> dict | None:
+    """Picasso's identify + LQ fit on the movie (benchmarks/picasso_contender.py), or None
+    without its venv (``make bench-picasso``)."""
+    import numpy as np
+
+    from smlmscale.io.ome_zarr import open_image_store
+
+    if not os.path.exists(PICASSO_PYTHON):
+        return None
+    np.save(folder / "movie256.npy", np.asarray(open_image_store(movie_zarr).array[:]))
+    camera = {"box": 7, "min_net_gradient": 1000, "pixel_size_nm": 100.0, "Baseline": 100.0,
+              "Sensitivity": 1.0, "Gain": 1, "Qe": 0.9}
+    (folder / "camera.json").write_text(json.dumps(camera))
+    done = subprocess.run([PICASSO_PYTHON, "benchmarks/picasso_contender.py",
+                           str(folder / "movie256.npy"), str(folder / "camera.json")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_locnet_fps_256(benchmark, folder, model, locnet_model, cluster_client):
+    """locnet vs deepstorm x4 vs Picasso on the same 256 px movie, in one run."""
+    from smlmscale.predict.run import predict_movie
+    from smlmscale.predict.settings import PredictSettings
+
+    movie = condition_movie(folder / "movie256.zarr", frames=LOCNET_FRAMES, size=256, seed=3,
+                            client=cluster_client).path
+    for m in (locnet_model, model):   # the one-off model load on each worker, untimed
+        predict_movie(movie, m, folder / f"warm_{m.name}.parquet", client=cluster_client,
+                      settings=PredictSettings(frames=(0, 2)), overwrite=True)
+    seconds, result = benchmark.pedantic(
+        lambda: _predict(movie, locnet_model, folder / "locnet.parquet", cluster_client),
+        rounds=1, iterations=1)
+    started = time.perf_counter()
+    deep = predict_movie(movie, model, folder / "deepstorm.parquet", client=cluster_client,
+                         settings=PredictSettings(frames=(0, DEEPSTORM_FRAMES)))
+    deep_s = time.perf_counter() - started
+    picasso = _picasso(movie, folder)
+    fps = {"locnet": LOCNET_FRAMES / seconds, "deepstorm_x4": DEEPSTORM_FRAMES / deep_s,
+           "picasso": None if picasso is None else picasso["frames"] / picasso["seconds"]}
+    RESULTS["locnet_fps"] = {
+        "size_px": 256, "frames": {"locnet": LOCNET_FRAMES, "deepstorm_x4": DEEPSTORM_FRAMES},
+        "fps": fps, "locnet_over_deepstorm": fps["locnet"] / fps["deepstorm_x4"],
+        "locnet_over_picasso": None if picasso is None else fps["locnet"] / fps["picasso"],
+        "localizations": {"locnet": result.rows, "deepstorm_x4": deep.rows,
+                          "picasso": None if picasso is None else picasso["localizations"]}}
+    print(json.dumps(RESULTS["locnet_fps"], indent=1))
+    assert RESULTS["locnet_fps"]["locnet_over_deepstorm"] >= 10
+    if picasso is not None:
+        assert RESULTS["locnet_fps"]["locnet_over_picasso"] >= 1

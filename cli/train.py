@@ -1,5 +1,10 @@
 """``smlmscale train PATCHES.zarr -o MODEL``: train a model on a patch set, resumably.
 
+``smlmscale train --simulate PARAMS.yaml -o MODEL --model locnet`` trains instead on
+data simulated on the fly (:mod:`smlmscale.train.simulated`; the YAML's fields are
+:class:`~smlmscale.train.simparams.SimTrainSettings`), ``--steps-per-epoch`` batches an
+epoch; exactly one of PATCHES.zarr and ``--simulate`` is given.
+
 Training runs in this process (tf.data reads the patch set chunk by chunk; several
 visible GPUs are used through a MirroredStrategy): no Dask cluster is started, and the
 global cluster options do not apply.
@@ -113,11 +118,16 @@ def summary_lines(result: Any) -> list[str]:
 @app.command("train")
 def train_command(
     ctx: typer.Context,
-    patches: Annotated[Path, typer.Argument(
-        metavar="PATCHES.zarr", help="Patch set from smlmscale patches.", show_default=False)],
     output: Annotated[Path, typer.Option(
         "--output", "-o", metavar="MODEL_DIR", help="Model folder to write (model.keras, "
         "smlmscale.json, history.csv, training_curve.png, checkpoints/).", show_default=False)],
+    patches: Annotated[Optional[Path], typer.Argument(
+        metavar="PATCHES.zarr", help="Patch set from smlmscale patches (or --simulate).",
+        show_default=False)] = None,
+    simulate: Annotated[Optional[Path], typer.Option(
+        "--simulate", metavar="PARAMS.yaml", help="Train locnet on data simulated on the fly "
+        "with the ranges of this YAML file, instead of a patch set.",
+        show_default=False)] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue the interrupted run in MODEL_DIR.partial from its last "
                          "checkpoint; only --epochs may change.")] = False,
@@ -133,6 +143,8 @@ def train_command(
     lr_factor: Annotated[Optional[float], _opt(_S, "lr_factor", panel=_SCHEDULE)] = None,
     min_lr: Annotated[Optional[float], _opt(_S, "min_lr", panel=_SCHEDULE)] = None,
     seed: Annotated[Optional[int], _opt(_S, "seed", panel=_SCHEDULE)] = None,
+    steps_per_epoch: Annotated[Optional[int], _opt(_S, "steps_per_epoch",
+                                                   panel=_SCHEDULE)] = None,
     loss: Annotated[Optional[str], _opt(_S, "loss", panel=_LOSS)] = None,
     target_scale: Annotated[Optional[float], _opt(_S, "target_scale", panel=_LOSS)] = None,
     target_sigma_px: Annotated[Optional[float], _opt(_S, "target_sigma_px", panel=_LOSS)] = None,
@@ -148,7 +160,8 @@ def train_command(
 
     Each epoch is checkpointed; a killed run is continued with --resume.
     Examples: smlmscale train train.zarr -o model --epochs 50;
-    smlmscale train train.zarr -o model --resume --epochs 80
+    smlmscale train train.zarr -o model --resume --epochs 80;
+    smlmscale train --simulate sim.yaml -o model --model locnet --steps-per-epoch 500
     """
     if not global_options(ctx).debug and "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -158,7 +171,7 @@ def train_command(
     from smlmscale.train.prepare import prepare_train
 
     plan = prepare_train(patches, output, resume=resume, overwrite=overwrite, given=given,
-                         command=command_line())
+                         command=command_line(), simulate=simulate)
     from smlmscale.train.run import run_train
 
     def report(epoch: int, total: int, logs: dict[str, Any]) -> None:

@@ -38,12 +38,21 @@ def patchset_identity(ps: PatchSet) -> dict[str, Any]:
     }
 
 
-def run_record(settings: TrainSettings, ps: PatchSet, *, command: str | None,
-               started: str) -> dict[str, Any]:
+def run_record(settings: TrainSettings, ps: PatchSet | None, *, command: str | None,
+               started: str, simulation: Any = None,
+               simulate_file: str | None = None) -> dict[str, Any]:
     """The run's ``train.json``: its settings and patch set (compared on resume), the
-    command and start time (kept)."""
-    return {"settings": settings.to_mapping(), "patch_set": patchset_identity(ps),
-            "command": command, "started": started}
+    command and start time (kept). A ``--simulate`` run (``ps`` None) records the
+    YAML's content (``simulation``, a
+    :class:`~smlmscale.train.simparams.SimTrainSettings`, with its seed; compared on
+    resume) and the file it was read from."""
+    record = {"settings": settings.to_mapping(),
+              "patch_set": None if ps is None else patchset_identity(ps),
+              "command": command, "started": started}
+    if simulation is not None:
+        record["simulation"] = simulation.to_mapping()
+        record["simulate_file"] = simulate_file
+    return record
 
 
 def interrupted_run(final: Path, partial: Path) -> dict[str, Any]:
@@ -84,7 +93,8 @@ def compare_run(stored: Mapping[str, Any], record: Mapping[str, Any], *,
                 source: str | os.PathLike | None = None) -> None:
     """Refuse to resume the run ``stored`` as the run ``record`` (two :func:`run_record`).
 
-    Only ``epochs`` may differ; the patch set must be the same (creation time and size).
+    Only ``epochs`` may differ; the patch set must be the same (creation time and size),
+    or the ``--simulate`` parameters (the YAML's content) the same.
 
     Raises
     ------
@@ -92,6 +102,12 @@ def compare_run(stored: Mapping[str, Any], record: Mapping[str, Any], *,
         A changed setting (named by its flag), another patch set, or unusable settings.
     """
     stored_settings(stored, source=source).merged(record.get("settings", {}))
+    if stored.get("simulation") != record.get("simulation"):
+        was = stored.get("simulate_file") or "a patch set"
+        raise InputError(f"the interrupted run trained on other data ({was}): the "
+                         "simulation parameters differ", path=record.get("simulate_file"),
+                         hint="give the same --simulate file content, or start again with "
+                              "--overwrite")
     was, now = stored.get("patch_set") or {}, record.get("patch_set") or {}
     if (was.get("created"), was.get("patches")) != (now.get("created"), now.get("patches")):
         raise InputError("the interrupted run trained on another patch set "

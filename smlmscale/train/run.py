@@ -124,10 +124,11 @@ def run_train(plan: TrainPlan, *, progress: EpochCallback | None = None) -> Trai
         return _fit(plan, staged.path, progress)
 
 
-def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
+def train_model(patchset: str | os.PathLike | None, output: str | os.PathLike, *,
                 settings: TrainSettings | None = None, given: Mapping[str, Any] | None = None,
                 resume: bool = False, overwrite: bool = False, command: str | None = None,
-                on_epoch: EpochCallback | None = None) -> TrainResult:
+                on_epoch: EpochCallback | None = None,
+                simulate: str | os.PathLike | None = None) -> TrainResult:
     """Train a model on a patch set streamed from Zarr and write its model folder.
 
     :func:`~smlmscale.train.prepare.prepare_train` then :func:`run_train`.
@@ -154,6 +155,8 @@ def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
         The command line, for provenance.
     on_epoch : callable, optional
         Called as ``on_epoch(epoch, epochs, logs)`` after each epoch's checkpoint.
+    simulate : str or os.PathLike, optional
+        A ``--simulate`` YAML file: train on data simulated on the fly (``patchset`` None).
 
     Raises
     ------
@@ -162,7 +165,8 @@ def train_model(patchset: str | os.PathLike, output: str | os.PathLike, *,
         output, nothing to resume, or an unreadable checkpoint.
     """
     plan = prepare_train(patchset, output, settings=settings, resume=resume,
-                         overwrite=overwrite, given=given, command=command)
+                         overwrite=overwrite, given=given, command=command,
+                         simulate=simulate)
     return run_train(plan, progress=on_epoch)
 
 
@@ -172,7 +176,7 @@ def _loss_params(plan: TrainPlan) -> dict[str, Any]:
     from smlmscale.models import model_kind
 
     settings, kind = plan.settings, model_kind(plan.settings.model)
-    data = kind.data_loss_params(plan.patchset.attrs) if settings.loss_name == kind.loss else {}
+    data = kind.data_loss_params(plan.attrs) if settings.loss_name == kind.loss else {}
     return {**settings.loss_params(), **data}
 
 
@@ -184,12 +188,31 @@ def _compiled_model(plan: TrainPlan) -> Any:
 
     if plan.state.checkpoint is not None:
         return md.load_keras_model(plan.state.checkpoint, compile=True)
-    ps, settings = plan.patchset, plan.settings
-    model = float32_output(model_kind(settings.model).build(
-        ps.inputs.shape[1:], ps.targets.shape[1:], params=dict(ps.attrs)))
+    settings = plan.settings
+    model = float32_output(model_kind(settings.model).build(*plan.shapes, params=plan.attrs))
     loss = get_loss(settings.loss_name, **_loss_params(plan))
     model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=loss)
     return model
+
+
+def _streams(plan: TrainPlan, *, augment: str, seed: int) -> tuple[Any, Any, int | None]:
+    """``(train, validation, steps_per_epoch)``: the patch set's splits streamed from Zarr,
+    or the simulated stream and its fixed validation set (``--simulate``)."""
+    settings = plan.settings
+    if plan.simulation is not None:
+        from smlmscale.train.simulated import simulated_stream, validation_set
+
+        steps = int(settings.steps_per_epoch)
+        train = simulated_stream(plan.simulation, steps_per_epoch=steps,
+                                 batch_size=settings.batch_size,
+                                 initial_epoch=plan.state.epochs_done)
+        return train, validation_set(plan.simulation, batch_size=settings.batch_size), steps
+    ps = plan.patchset
+    train = patch_stream(ps, "train", plan.stream, augment=augment, seed=seed,
+                         target_scale=settings.scale)
+    val = (patch_stream(ps, "validation", plan.stream, shuffle=False,
+                        target_scale=settings.scale) if plan.validation else None)
+    return train, val, None
 
 
 def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> TrainResult:
@@ -208,15 +231,12 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
     if not plan.validation:
         notes.append("the patch set has no validation split: early stopping and the learning "
                      "rate follow the training loss")
-    augment = (allowed_augmentation(ps.attrs.get("generator"), ps.inputs.shape[1:],
-                                    ps.targets.shape[1:]) if settings.augment else "none")
+    augment = (allowed_augmentation(plan.attrs.get("generator"), *plan.shapes)
+               if settings.augment and ps is not None else "none")
     strategy = choose_strategy(gpus)
     with precision(settings.mixed_precision, gpus) as policy, strategy.scope():
         model = _compiled_model(plan)
-        train = patch_stream(ps, "train", plan.stream, augment=augment, seed=seed,
-                             target_scale=settings.scale)
-        val = (patch_stream(ps, "validation", plan.stream, shuffle=False,
-                            target_scale=settings.scale) if plan.validation else None)
+        train, val, steps = _streams(plan, augment=augment, seed=seed)
         es = ResumableEarlyStopping(monitor=monitor, patience=settings.patience,
                                     restore_best_weights=True)
         es.restore(state.early_stopping)
@@ -240,7 +260,7 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
         if not state.stopped_early and state.epochs_done < settings.epochs:
             model.fit(train, validation_data=val, epochs=settings.epochs,
                       initial_epoch=state.epochs_done, callbacks=callbacks, verbose=0,
-                      shuffle=False)
+                      shuffle=False, steps_per_epoch=steps)
         elif best_weights is not None:
             model.set_weights(best_weights)
         seconds = time.perf_counter() - started
@@ -256,7 +276,7 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
     run record and all but the last checkpoint (the folder is renamed into place after)."""
     from smlmscale.train.curve import plot_history
 
-    ps, settings, final = plan.patchset, plan.settings, Path(plan.output)
+    settings, final = plan.settings, Path(plan.output)
     history = md.read_history(partial)
     if history.empty:
         raise InputError("training ran no epoch", path=str(partial),
@@ -284,7 +304,7 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
     }
     md.write_json(partial / md.META_FILE, _model_json(plan, model, training))
     curve = plot_history(history, partial / md.CURVE_FILE, best_epoch=best_epoch,
-                         title=f"{settings.model} on {Path(ps.path).name}")
+                         title=f"{settings.model} on {plan.data_name}")
     (partial / RUN_FILE).unlink(missing_ok=True)
     prune_checkpoints(partial / md.CHECKPOINTS, 1)
     return TrainResult(
@@ -297,14 +317,18 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
 
 def _model_json(plan: TrainPlan, model: Any, training: dict[str, Any]) -> dict[str, Any]:
     """``smlmscale.json``: what inference needs, the training and its provenance."""
-    ps, settings, attrs = plan.patchset, plan.settings, plan.patchset.attrs
+    ps, settings, attrs = plan.patchset, plan.settings, plan.attrs
+    data = ({"simulation": attrs.get("simulation"), "simulate_file":
+             plan.record.get("simulate_file")} if ps is None else
+            {"patch_set": {**patchset_identity(ps), "source": attrs.get("source"),
+                           "command": attrs.get("command")}})
     return {
         "kind": md.KIND,
         "model": settings.model,
         "version": __version__,
         "parameters": int(model.count_params()),
-        "input_shape": list(ps.inputs.shape[1:]),
-        "target_shape": list(ps.targets.shape[1:]),
+        "input_shape": list(plan.shapes[0]),
+        "target_shape": list(plan.shapes[1]),
         "upsampling": attrs.get("upsampling"),
         "pixel_size_nm": attrs.get("pixel_size_nm"),
         "normalization": attrs.get("normalization"),
@@ -314,8 +338,7 @@ def _model_json(plan: TrainPlan, model: Any, training: dict[str, Any]) -> dict[s
         "target_scale": settings.scale,
         "loss": {"name": settings.loss_name, **_loss_params(plan)},
         "training": training,
-        "patch_set": {**patchset_identity(ps), "source": attrs.get("source"),
-                      "command": attrs.get("command")},
+        **data,
         "provenance": {"command": plan.command, "created": utc_now(), "version": __version__},
     }
 

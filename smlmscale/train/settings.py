@@ -73,6 +73,9 @@ class TrainSettings(Settings):
         Bytes of patch data the input stream may hold at once.
     mixed_precision : bool
         float16 compute with float32 weights (needs a GPU).
+    steps_per_epoch : int or None
+        Batches per epoch of ``--simulate`` training (None: 500); a patch-set epoch is one
+        pass over its training split.
     """
 
     model: str = setting("deepstorm", help=_model_help())
@@ -104,6 +107,9 @@ class TrainSettings(Settings):
                                       "a size such as 512MiB (bytes in Python)")
     mixed_precision: bool = setting(False, help="float16 compute with float32 weights "
                                                 "(needs a GPU)")
+    steps_per_epoch: int | None = setting(None, min=1, default_text="500 with --simulate",
+                                          help="Batches per epoch of simulated data "
+                                               "(--simulate only)")
 
     def __post_init__(self) -> None:
         super().__post_init__()

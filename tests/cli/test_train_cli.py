@@ -269,3 +269,76 @@ def test_summary_names_a_resumed_early_stopped_run():
         "training curve: /data/m/c.png",
         "note: a note",
     ]
+
+
+# --- train --simulate (locnet on data simulated on the fly) ---------------------------
+
+SIM_YAML = "patch_size_px: 16\ndensity_per_um2: [1.0, 3.0]\nvalidation_samples: 4\nseed: 1\n"
+SIM_FAST = ["--model", "locnet", "--batch-size", "4", "--steps-per-epoch", "2"]
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("patch_size_px: 16\nbogus_key: 1\n", "bogus_key"),
+    ("photons: [5000, 1000]\n", "photons"),
+    ("[1, 2]\n", "mapping"),
+])
+def test_simulate_refuses_a_bad_yaml_with_one_line(tmp_path, text, fragment):
+    params = tmp_path / "sim.yaml"
+    params.write_text(text)
+    result = _train("--simulate", params, "-o", tmp_path / "m", *SIM_FAST)
+    assert_fails_with_one_line(result, fragment)
+    assert not (tmp_path / "m").exists() and not (tmp_path / "m.partial").exists()
+
+
+def test_simulate_with_patches_is_refused(tmp_path, patchset):
+    params = tmp_path / "sim.yaml"
+    params.write_text(SIM_YAML)
+    assert_fails_with_one_line(_train(patchset, "--simulate", params, "-o", tmp_path / "m"),
+                               "not both")
+
+
+def test_console_script_refuses_a_bad_simulate_yaml(tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "smlmscale")
+    params = tmp_path / "sim.yaml"
+    params.write_text("densty_per_um2: [1, 2]\n")
+    bad = subprocess.run([exe, "train", "--simulate", str(params), "-o", str(tmp_path / "m"),
+                          "--model", "locnet"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "densty_per_um2" in lines[0], bad.stderr
+
+
+def test_simulate_trains_reloads_and_resumes(tmp_path):
+    from smlmscale.io import modeldir as md
+    from smlmscale.train.run import train_model
+
+    params = tmp_path / "sim.yaml"
+    params.write_text(SIM_YAML)
+    result = _train("--simulate", params, "-o", tmp_path / "m", *SIM_FAST, "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "m" / md.META_FILE).read_text())
+    assert meta["normalization"]["offset_adu"] == 100.0 and meta["simulation"]["seed"] == 1
+    assert meta["training"]["steps_per_epoch"] == 2 and meta["training"]["epochs_run"] == 2
+    model = md.load_keras_model(tmp_path / "m")
+    assert model.predict(np.zeros((1, 16, 16, 3), np.float32), verbose=0).shape == (1, 16, 16, 8)
+
+    def stop(epoch, epochs, logs):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    given = {"model": "locnet", "epochs": 2, "batch_size": 4, "steps_per_epoch": 2}
+    with pytest.raises(KeyboardInterrupt):
+        train_model(None, tmp_path / "r", given=given, simulate=params, on_epoch=stop)
+    record = json.loads((tmp_path / "r.partial" / "train.json").read_text())
+    assert record["simulation"]["seed"] == 1 and record["simulation"]["patch_size_px"] == 16
+    changed = tmp_path / "other.yaml"
+    changed.write_text(SIM_YAML.replace("seed: 1", "seed: 2"))
+    assert_fails_with_one_line(_train("--simulate", changed, "-o", tmp_path / "r", "--resume"),
+                               "simulation parameters differ")
+    assert_fails_with_one_line(_train("--simulate", params, "-o", tmp_path / "r", "--resume",
+                                      "--batch-size", "8"), "batch-size")
+    done = _train("--simulate", params, "-o", tmp_path / "r", "--resume", "--epochs", "3")
+    assert done.exit_code == 0, done.output
+    assert "resumed at epoch 1" in done.stderr
+    history = md.read_history(tmp_path / "r")
+    assert history["epoch"].tolist() == [1, 2, 3]
