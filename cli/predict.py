@@ -43,7 +43,9 @@ def _summary(result) -> str:
             f"{result.frames_per_second:.1f} frames/s"
             + (f" ({result.blocks_resumed} of {result.blocks} blocks resumed)"
                if result.blocks_resumed else "")
-            + (f"; density {result.density}" if result.density else ""))
+            + (f"; density {result.density}" if result.density else "")
+            + (f"; uncertainty histogram {result.histogram}, {result.removed} removed by "
+               f"--max-uncertainty" if getattr(result, "histogram", None) else ""))
 
 
 @app.command("predict")
@@ -76,6 +78,8 @@ def predict_command(
         StackSettings, "section_thickness_nm", metavar="NM")] = None,
     pixel_size_nm: Annotated[Optional[float], settings_option(
         P, "pixel_size_nm", metavar="NM")] = None,
+    max_uncertainty_nm: Annotated[Optional[float], settings_option(
+        P, "max_uncertainty_nm", metavar="NM")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the blocks an interrupted run wrote.")] = False,
     overwrite: Annotated[bool, typer.Option(

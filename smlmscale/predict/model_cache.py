@@ -80,6 +80,16 @@ def flexible(model: Any) -> Any:
     return clone
 
 
+def _field(model: Any, receptive_field: Any) -> tuple[int, int]:
+    """``(radius, align)``; locnet's nested per-frame U-Net from its builder's formula."""
+    if model.name == "locnet":
+        from smlmscale.models.locnet import pooling_factor, receptive_field_px
+
+        depth = sum(1 for layer in model.layers if layer.name.startswith("context_pool"))
+        return receptive_field_px(depth), pooling_factor(depth)
+    return receptive_field(model)
+
+
 def cached_predictor(folder: str | os.PathLike) -> Predictor:
     """The :class:`Predictor` of a model folder, loaded once per process.
 
@@ -99,7 +109,7 @@ def cached_predictor(folder: str | os.PathLike) -> Predictor:
         if key not in _CACHE:
             match_threads(_worker_threads())
             model = load_keras_model(path)
-            radius, align = receptive_field(model)
+            radius, align = _field(model, receptive_field)
             _CACHE[key] = Predictor(model=flexible(model), radius=radius, align=align,
                                     channels_in=int(model.inputs[0].shape[-1]),
                                     channels_out=int(model.outputs[0].shape[-1]))

@@ -18,6 +18,30 @@ from smlmscale.predict.settings import PredictSettings, StackSettings, check_geo
 
 RESUME_HINT = "pass --resume to continue it or --overwrite to start again"
 DENSITY_EXISTS = "pass --overwrite to replace it, or choose another --density-out"
+HISTOGRAM_EXISTS = "pass --overwrite to replace it, or choose another -o"
+
+
+def histogram_path(output: str | os.PathLike) -> str:
+    """``<output stem>_uncertainty.png`` beside the table (locnet models)."""
+    root, _ = os.path.splitext(os.fspath(output))
+    return f"{root}_uncertainty.png"
+
+
+def _check_model_kind(meta: dict, given, *, rois, density_out, n_frames: int) -> None:
+    """Options a model kind refuses; locnet's temporal context against the movie."""
+    from smlmscale.predict.context import check_context
+
+    cut = getattr(given, "max_uncertainty_nm", None)
+    if meta.get("model") != "locnet":
+        if cut is not None:
+            raise InputError(f"--max-uncertainty needs a locnet model, this one is "
+                             f"{meta.get('model')!r}", param="max_uncertainty_nm",
+                             hint="leave out --max-uncertainty")
+        return
+    for name, value in (("--rois", rois), ("--density-out", density_out)):
+        if value is not None:
+            raise InputError(f"{name} is not for locnet models", hint=f"leave out {name}")
+    check_context(int(meta["input_shape"][-1]), n_frames=n_frames)
 
 @dataclass(frozen=True, eq=False)
 class PredictPlan:
@@ -48,6 +72,8 @@ class PredictPlan:
         Section thickness (section stacks), nm.
     density_out : str or None
         The density store to write as well (movies), absolute.
+    histogram : str or None
+        locnet models: the PNG of the predicted uncertainties, beside the table.
     resume, overwrite : bool
     command : str or None
         Provenance.
@@ -72,6 +98,7 @@ class PredictPlan:
     overwrite: bool = False
     command: str | None = None
     record: dict | None = None
+    histogram: str | None = None
 
 
 def _stack_settings(settings: PredictSettings | StackSettings | None,
@@ -138,6 +165,7 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
     if resume and overwrite:
         raise InputError("--resume and --overwrite exclude each other",
                          hint="--resume continues an interrupted run, --overwrite starts again")
+    given = settings
     if rois is not None:
         for name, value in (("--density-out", density_out), ("--frames", frames)):
             if value is not None:
@@ -154,6 +182,7 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
     meta = read_model_json(model)
     store = open_image_store(input)
     n_frames, *shape = (int(s) for s in store.array.shape)
+    _check_model_kind(meta, given, rois=rois, density_out=density_out, n_frames=n_frames)
     where = {"input": os.path.abspath(input), "model": os.path.abspath(model)}
     extra: dict[str, Any] = {}
     if rois is not None:
@@ -180,6 +209,10 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
     if resume and not os.path.isdir(partial_path(output)):
         raise InputError("nothing to resume: no interrupted run here",
                          path=partial_path(output), hint="leave out --resume")
+    if meta.get("model") == "locnet":
+        extra["histogram"] = histogram_path(output)
+        check_output(extra["histogram"], kind="file", overwrite=overwrite,
+                     exists_hint=HISTOGRAM_EXISTS)
     if extra.get("density_out") is not None:
         check_output(extra["density_out"], overwrite=overwrite, resume=resume,
                      resume_hint=RESUME_HINT, exists_hint=DENSITY_EXISTS)
@@ -190,4 +223,4 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
                        command=command, record=record, **extra)
 
 
-__all__ = ["PredictPlan", "prepare_predict"]
+__all__ = ["PredictPlan", "histogram_path", "prepare_predict"]

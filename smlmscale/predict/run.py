@@ -23,11 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smlmscale.errors import InputError
+from smlmscale.predict.locnet_block import locnet_settings, removed_rows, run_locnet_block
 from smlmscale.predict.parts import run_tasks, staged_parts, table_from_parts
 from smlmscale.predict.plan import PredictPlan, prepare_predict
 from smlmscale.predict.settings import PredictSettings, block_settings
 from smlmscale.predict.tasks import BlockJob, part_path, run_block
 from smlmscale.predict.tiles import make_grid
+
+#: Model kind -> (task, kernel-settings builder, extra halo px) of a movie block; any
+#: other kind (deepstorm, autoencoder, unet) uses the density path of
+#: :mod:`smlmscale.predict.block`. locnet's candidates read a 3 x 3 neighbourhood, so its
+#: maps must be exact 1 px beyond the core: halo >= receptive radius + 1.
+BLOCK_FUNCTIONS: dict[str, tuple[Callable, Callable, int]] = {
+    "locnet": (run_locnet_block, locnet_settings, 1)}
+DEFAULT_BLOCK = (run_block, block_settings, 0)
 
 #: The record inside ``DENSITY.partial`` naming the table it belongs to.
 DENSITY_RECORD = "predict-density.json"
@@ -52,6 +61,10 @@ class PredictResult:
     density : str or None
         The density store, when written.
     notes : list of str
+    histogram : str or None
+        The PNG of predicted uncertainties (locnet models).
+    removed : int
+        Localizations the ``--max-uncertainty`` cut removed.
     """
 
     path: str
@@ -62,6 +75,8 @@ class PredictResult:
     seconds: float
     density: str | None
     notes: list
+    histogram: str | None = None
+    removed: int = 0
 
     @property
     def frames_per_second(self) -> float:
@@ -136,8 +151,9 @@ def _run_movie(plan: PredictPlan, *, client,
     first, last = plan.frames
     factor = int(meta.get("upsampling") or 1)
     predictor = cached_predictor(plan.model)
+    task, kernel_settings, extra = BLOCK_FUNCTIONS.get(meta.get("model"), DEFAULT_BLOCK)
     grid = make_grid(plan.image_shape, factor=factor, align=predictor.align,
-                     radius=predictor.radius, tile=settings.tile)
+                     radius=predictor.radius + extra, tile=settings.tile)
     blocks = _blocks(first, last, settings.frames_per_block)
     with contextlib.ExitStack() as stack:
         staged = stack.enter_context(staged_parts(plan))
@@ -155,8 +171,8 @@ def _run_movie(plan: PredictPlan, *, client,
         jobs = [BlockJob(store=plan.input, start=a, stop=b, model=plan.model, parts=str(parts),
                          density=None if density is None else str(density.path), first=first)
                 for a, b in todo]
-        run_tasks(client, run_block, jobs, grid,
-                  block_settings(settings, meta, plan.pixel_size_nm / factor),
+        run_tasks(client, task, jobs, grid,
+                  kernel_settings(settings, meta, plan.pixel_size_nm / factor),
                   total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
                   progress=progress)
         files = [str(part_path(parts, a, b)) for a, b in blocks]
@@ -168,13 +184,32 @@ def _run_movie(plan: PredictPlan, *, client,
                                                    "fits this movie"))
         if density is not None:
             (density.path / DENSITY_RECORD).unlink(missing_ok=True)
+        removed = removed_rows(parts)
+        if plan.histogram is not None:
+            _write_histogram(client, files, plan)
     notes = [] if (meta.get("normalization") or {}).get("mode") != "patch" else [
         "this model was trained on patches normalized one by one; frames are normalized "
         "whole (make patches with --normalize frame for a better match)"]
     return PredictResult(path=plan.output, rows=rows, frames=last - first, blocks=len(blocks),
                          blocks_resumed=len(blocks) - len(todo),
                          seconds=time.perf_counter() - started,
-                         density=plan.density_out and str(plan.density_out), notes=notes)
+                         density=plan.density_out and str(plan.density_out), notes=notes,
+                         histogram=plan.histogram, removed=removed)
+
+
+def _write_histogram(client, files: list[str], plan: PredictPlan) -> None:
+    """Bin the uncertainties of every part on the cluster, sum, and draw the PNG."""
+    import dask.dataframe as dd
+
+    from smlmscale.evaluate.uncertainty_plot import plot_uncertainty_histogram
+    from smlmscale.localize.uncertainty import histogram_edges, histogram_graph
+
+    cut = plan.settings.max_uncertainty_nm
+    table = dd.read_parquet(files, split_row_groups=False)
+    counts = client.compute(histogram_graph(table, edges_nm=histogram_edges(cut))).result()
+    # written through staged outputs by plot_uncertainty_histogram itself
+    plot_uncertainty_histogram(counts, plan.histogram, max_uncertainty_nm=cut,
+                               overwrite=plan.overwrite)
 
 
 def predict_movie(input: str | os.PathLike, model: str | os.PathLike,

@@ -39,6 +39,8 @@ class PredictSettings(Settings):
         Frames per task.
     pixel_size_nm : float or None
         Overrides the movie's pixel size (when it contradicts the model's, knowingly).
+    max_uncertainty_nm : float or None
+        locnet models: keep rows whose predicted uncertainties are all at most this, nm.
     """
 
     tile: int = setting(512, min=8, unit="upsampled px", help="Tile core side")
@@ -56,6 +58,10 @@ class PredictSettings(Settings):
     pixel_size_nm: float | None = setting(None, min=0, min_open=True, unit="nm",
                                           help="Override the movie's pixel size",
                                           default_text="the movie's")
+    max_uncertainty_nm: float | None = setting(
+        None, min=0, min_open=True, unit="nm", flag="--max-uncertainty",
+        help="locnet models: drop localizations with a larger predicted uncertainty",
+        default_text="keep all")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -129,7 +135,7 @@ def check_geometry(store: Any, meta: dict, settings: PredictSettings, *, path: s
         raise InputError(f"predict needs a movie with axes t, y, x, got {store.axes}",
                          path=path, hint="section stacks are predicted by counts models "
                                          "with --rois")
-    if int(meta.get("input_shape", [0, 0, 1])[-1]) != 1:
+    if meta.get("model") != "locnet" and int(meta.get("input_shape", [0, 0, 1])[-1]) != 1:
         raise InputError("this model takes several input channels; movies have one",
                          path=path)
     return pixel_size(store, meta, settings.pixel_size_nm, path=path)

@@ -73,11 +73,15 @@ def run_block(job: BlockJob, grid: TileGrid, settings: BlockSettings) -> tuple[i
 
     table = predict_block(frames, job.start, predictor, grid, settings,
                           channels=predictor.channels_out, density_out=write)
-    final = part_path(job.parts, job.start, job.stop)
-    tmp = final.with_name(f".partial-{os.getpid()}-{final.name}")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, final)
+    write_part(table, part_path(job.parts, job.start, job.stop))
     return job.start, job.stop, len(table)
 
 
-__all__ = ["BlockJob", "part_path", "run_block"]
+def write_part(table, final: Path) -> None:
+    """Write a Parquet part atomically (a temporary file renamed when complete)."""
+    tmp = final.with_name(f".partial-{os.getpid()}-{final.name}")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, final)
+
+
+__all__ = ["BlockJob", "part_path", "run_block", "write_part"]

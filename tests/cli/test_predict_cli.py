@@ -133,3 +133,50 @@ def test_counts_bad_input_fails_with_one_line(scheduler, counts, model, tmp_path
     assert_fails_with_one_line(_run(scheduler, tmp_path / "m.zarr", "--model", model, "-o", out,
                                     "--section-thickness", "70"), "goes with --rois")
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def locnet(tmp_path_factory):
+    from tests.predict.test_locnet import locnet_folder
+
+    return locnet_folder(tmp_path_factory.mktemp("clilocnet") / "m")
+
+
+def test_locnet_predicts_names_its_histogram_and_the_rows_cut(scheduler, locnet, tmp_path):
+    from tests.predict.test_locnet import _movie as locnet_movie
+
+    locnet_movie(tmp_path / "m.zarr", frames=4)
+    result = _run(scheduler, tmp_path / "m.zarr", "--model", locnet, "-o",
+                  tmp_path / "l.parquet", "--max-uncertainty", "1000000")
+    assert result.exit_code == 0, result.stderr
+    assert "l_uncertainty.png" in result.stderr and "0 removed by --max-uncertainty" in \
+        result.stderr
+    assert (tmp_path / "l_uncertainty.png").is_file()
+    # the histogram now exists: a new table beside it is refused
+    (tmp_path / "l.parquet").unlink()
+    again = _run(scheduler, tmp_path / "m.zarr", "--model", locnet, "-o",
+                 tmp_path / "l.parquet")
+    assert_fails_with_one_line(again, "l_uncertainty.png")
+    assert not (tmp_path / "l.parquet").exists()
+
+
+def test_locnet_bad_input_fails_with_one_line(scheduler, locnet, model, tmp_path):
+    from tests.predict.test_locnet import _movie as locnet_movie
+
+    locnet_movie(tmp_path / "short.zarr", frames=2)
+    locnet_movie(tmp_path / "m.zarr", frames=4)
+    out = tmp_path / "l.parquet"
+    assert_fails_with_one_line(_run(scheduler, tmp_path / "short.zarr", "--model", locnet,
+                                    "-o", out), "reads 3 consecutive frames", "only 2")
+    (tmp_path / "r.csv").write_text("roi,section,x,y,size\n0,0,0,0,8\n")
+    assert_fails_with_one_line(_run(scheduler, tmp_path / "m.zarr", "--model", locnet, "-o",
+                                    out, "--rois", tmp_path / "r.csv"), "--rois", "locnet")
+    assert_fails_with_one_line(_run(scheduler, tmp_path / "m.zarr", "--model", locnet, "-o",
+                                    out, "--density-out", tmp_path / "d.zarr"),
+                               "--density-out", "locnet")
+    assert_fails_with_one_line(_run(scheduler, tmp_path / "m.zarr", "--model", model, "-o",
+                                    out, "--max-uncertainty", "20"),
+                               "--max-uncertainty needs a locnet model")
+    assert_fails_with_one_line(_run(scheduler, tmp_path / "m.zarr", "--model", locnet, "-o",
+                                    out, "--max-uncertainty", "0"), "--max-uncertainty")
+    assert not out.exists() and not (tmp_path / "l_uncertainty.png").exists()
