@@ -169,21 +169,22 @@ def run_ingest(plan: IngestPlan, *, client,
     regions = layout.regions()
     record = _run_record(source, layout, settings)
     refuse = functools.partial(_refuse_other_ingest, path=partial_path(plan.output))
+    def create(path) -> None:
+        create_image_store(path, shape=layout.shape, dtype=source.dtype,
+                           chunks=layout.chunks, shards=layout.shards,
+                           compressor=settings.compressor, axes="tyx",
+                           pixel_size_nm=source.pixel_size_nm,
+                           zarr_format=settings.zarr_format,
+                           attrs=_provenance(source, plan.command))
+
     with staged_output(plan.output, overwrite=settings.overwrite, resume=settings.resume,
                        record=record, record_name=RECORD_NAME, compare=refuse,
-                       optional_resume=True, resume_hint=RESUME_HINT) as staged:
+                       optional_resume=True, resume_hint=RESUME_HINT, create=create,
+                       drop_record=True) as staged:
         partial = str(staged.path)
         if staged.resumed:
             manifest = _verified_manifest(client, partial, layout)
-        else:  # a new Zarr group needs an empty folder: the record follows the store
-            os.remove(staged.path / RECORD_NAME)
-            create_image_store(partial, shape=layout.shape, dtype=source.dtype,
-                               chunks=layout.chunks, shards=layout.shards,
-                               compressor=settings.compressor, axes="tyx",
-                               pixel_size_nm=source.pixel_size_nm,
-                               zarr_format=settings.zarr_format,
-                               attrs=_provenance(source, plan.command))
-            staged.write_record(record)
+        else:
             manifest = Manifest.create(partial)
         reused = len(manifest.done)
         todo = [r for r in regions if r.index not in manifest.done]
@@ -194,7 +195,6 @@ def run_ingest(plan: IngestPlan, *, client,
             "regions": len(regions), "checksum": "crc32 per region, verified on resume",
             "seconds_last_run": round(seconds, 3)})
         manifest.remove()
-        os.remove(staged.path / RECORD_NAME)
     return IngestResult(
         path=plan.output, shape=layout.shape, chunks=layout.chunks, shards=layout.shards,
         dtype=source.dtype, n_files=len(source.files), pixel_size_nm=source.pixel_size_nm,

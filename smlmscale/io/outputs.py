@@ -234,7 +234,8 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
                   resume_hint: str = "pass --resume to continue it or --overwrite to start "
                                      "again",
                   exists_hint: str = "pass --overwrite to replace it, or choose another -o",
-                  work_folder: bool = False) -> Iterator[Staged]:
+                  work_folder: bool = False, create: Callable[[Path], None] | None = None,
+                  drop_record: bool = False) -> Iterator[Staged]:
     """Build an output in ``OUT.partial`` (or a temporary file) and rename it when complete.
 
     Parameters
@@ -274,6 +275,11 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
         With ``kind="file"``: ``OUT.partial`` is a work folder (parts and a record,
         resumable as a folder output is) for a file the block writes itself, atomically
         (a table assembled from parts); on success the folder is removed, not renamed.
+    create : callable, optional
+        ``create(partial)`` fills a new (empty) ``OUT.partial`` before the record is
+        written into it, e.g. a Zarr store, which is only created in an empty folder.
+    drop_record : bool
+        Remove the record when the output is complete: it only serves an interrupted run.
 
     Yields
     ------
@@ -320,6 +326,8 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
         if partial.exists():
             shutil.rmtree(partial)
         partial.mkdir()
+        if create is not None:
+            create(partial)
         if record is not None:
             staged.write_record(record)
     try:
@@ -328,6 +336,8 @@ def staged_output(output: str | os.PathLike, *, overwrite: bool = False, resume:
         if not staged.keep_on_error:
             shutil.rmtree(partial, ignore_errors=True)
         raise
+    if drop_record:
+        (partial / record_name).unlink(missing_ok=True)
     if work_folder:
         shutil.rmtree(partial, ignore_errors=True)
     else:

@@ -118,12 +118,13 @@ def run_predict(plan: PredictPlan, *, client,
     return _run_movie(plan, client=client, progress=progress)
 
 
-def _staged_density(plan: PredictPlan, *, resume: bool):
+def _staged_density(plan: PredictPlan, *, resume: bool, factor: int):
     from smlmscale.io.outputs import staged_output
 
     return staged_output(plan.density_out, overwrite=plan.overwrite, resume=resume,
                          optional_resume=True, record=_density_record(plan),
-                         record_name=DENSITY_RECORD, keep_on_error=True)
+                         record_name=DENSITY_RECORD, keep_on_error=True, drop_record=True,
+                         create=lambda path: _create_density(path, plan, factor))
 
 
 def _density_record(plan: PredictPlan) -> dict:
@@ -160,11 +161,8 @@ def _run_movie(plan: PredictPlan, *, client,
         parts = staged.path / "parts"
         density = None
         if plan.density_out is not None:
-            density = stack.enter_context(_staged_density(plan, resume=staged.resumed))
-            if not density.resumed:  # zarr creates its store only in an empty folder
-                (density.path / DENSITY_RECORD).unlink()
-                _create_density(density.path, plan, factor)
-                density.write_record(_density_record(plan))
+            density = stack.enter_context(_staged_density(plan, resume=staged.resumed,
+                                                          factor=factor))
         # without the density of the resumed blocks, every block is predicted again
         keep = staged.resumed and (density is None or density.resumed)
         todo = [(a, b) for a, b in blocks if not (keep and part_path(parts, a, b).exists())]
@@ -182,8 +180,6 @@ def _run_movie(plan: PredictPlan, *, client,
             empty=InputError(f"no localization reached the threshold {settings.threshold:g}",
                              path=plan.input, hint="lower --threshold, or check the model "
                                                    "fits this movie"))
-        if density is not None:
-            (density.path / DENSITY_RECORD).unlink(missing_ok=True)
         removed = removed_rows(parts)
         if plan.histogram is not None:
             _write_histogram(client, files, plan)

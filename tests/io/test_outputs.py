@@ -171,3 +171,18 @@ def test_staged_file(tmp_path):
 
 def test_record_differences_leave_out_changeable():
     assert record_differences({"a": 1, "b": 2}, {"a": 2, "b": 3}, ("a",)) == ["b"]
+
+
+def test_create_fills_the_empty_partial_before_the_record_and_drop_record(tmp_path):
+    seen = []
+
+    def create(path):
+        seen.append(sorted(p.name for p in path.iterdir()))
+        (path / "zarr.json").write_text("{}")
+
+    out = tmp_path / "s.zarr"
+    with staged_output(out, record={"a": 1}, create=create, drop_record=True) as staged:
+        assert sorted(p.name for p in staged.path.iterdir()) == ["smlmscale-run.json",
+                                                                  "zarr.json"]
+    assert seen == [[]]
+    assert [p.name for p in out.iterdir()] == ["zarr.json"]
