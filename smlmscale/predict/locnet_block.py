@@ -65,10 +65,7 @@ class LocnetSettings:
 def locnet_settings(settings, meta: dict, pixel_nm: float) -> LocnetSettings:
     """The kernel settings of a locnet run from the user's settings and ``smlmscale.json``."""
     norm = meta.get("normalization") or {}
-    # PredictSettings' threshold default (0.1) is deepstorm's: at that value locnet uses
-    # its own, LOCNET_THRESHOLD (an explicit --threshold 0.1 therefore reads as 0.5)
-    default = type(settings)().threshold
-    threshold = LOCNET_THRESHOLD if settings.threshold == default else settings.threshold
+    threshold = LOCNET_THRESHOLD if settings.threshold is None else settings.threshold
     return LocnetSettings(
         context=int(meta["input_shape"][-1]), offset_adu=float(norm.get("offset_adu") or 0.0),
         scale_adu=float(norm.get("scale_adu") or 1.0),

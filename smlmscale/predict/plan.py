@@ -107,7 +107,8 @@ def _stack_settings(settings: PredictSettings | StackSettings | None,
         stack = settings
     else:
         given = settings or PredictSettings()
-        stack = StackSettings(min_count=given.threshold, batch_size=given.batch_size,
+        counts = {} if given.threshold is None else {"min_count": given.threshold}
+        stack = StackSettings(**counts, batch_size=given.batch_size,
                               pixel_size_nm=given.pixel_size_nm)
     if section_thickness_nm is not None:
         stack = stack.replace(section_thickness_nm=section_thickness_nm)

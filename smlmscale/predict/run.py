@@ -169,15 +169,15 @@ def _run_movie(plan: PredictPlan, *, client,
         jobs = [BlockJob(store=plan.input, start=a, stop=b, model=plan.model, parts=str(parts),
                          density=None if density is None else str(density.path), first=first)
                 for a, b in todo]
-        run_tasks(client, task, jobs, grid,
-                  kernel_settings(settings, meta, plan.pixel_size_nm / factor),
+        kernel = kernel_settings(settings, meta, plan.pixel_size_nm / factor)
+        run_tasks(client, task, jobs, grid, kernel,
                   total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
                   progress=progress)
         files = [str(part_path(parts, a, b)) for a, b in blocks]
         rows = table_from_parts(
             files, plan.output, meta=plan.table_meta, overwrite=plan.overwrite,
             discard=[s for s in (staged, density) if s is not None],
-            empty=InputError(f"no localization reached the threshold {settings.threshold:g}",
+            empty=InputError(f"no localization reached the threshold {kernel.threshold:g}",
                              path=plan.input, hint="lower --threshold, or check the model "
                                                    "fits this movie"))
         removed = removed_rows(parts)

@@ -14,6 +14,8 @@ from smlmscale.settings import Settings, setting
 
 # Relative difference of pixel sizes accepted between the movie and the model.
 PIXEL_TOLERANCE = 0.02
+#: ``--threshold`` of density models (deepstorm and its kin) when it is not given.
+DEEPSTORM_THRESHOLD = 0.1
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,10 @@ class PredictSettings(Settings):
         Tile core side, upsampled pixels (rounded up to the model's alignment).
     batch_size : int
         Tiles per model call.
-    threshold : float
-        Confidence threshold, >= 0 (see ``confidence``).
+    threshold : float or None
+        Confidence threshold, >= 0 (see ``confidence``); None: the model kind's default
+        (:data:`DEEPSTORM_THRESHOLD`, locnet's ``LOCNET_THRESHOLD``, the stack's
+        ``min_count``).
     confidence : {"peak", "sum"}
         ``peak``: the density maximum relative to one emitter's target peak (about 1
         for a clear emitter); ``sum``: the 3 x 3 density sum (emitters).
@@ -45,9 +49,11 @@ class PredictSettings(Settings):
 
     tile: int = setting(512, min=8, unit="upsampled px", help="Tile core side")
     batch_size: int = setting(8, min=1, help="Tiles per model call")
-    threshold: float = setting(0.1, min=0, help="Confidence threshold (about 1 for a clear "
-                                                "emitter; with --rois the least count a "
-                                                "pixel keeps)")
+    threshold: float | None = setting(None, min=0, default_text=f"{DEEPSTORM_THRESHOLD:g}; "
+                                      "locnet: the summed 3x3 probability, 0.5",
+                                      help="Confidence threshold (about 1 for a clear "
+                                           "emitter; with --rois the least count a pixel "
+                                           "keeps)")
     confidence: str = setting("peak", help="peak (relative to one emitter's target peak) "
                                            "or sum (3x3)")
     radius: int = setting(1, min=1, unit="density px",
@@ -216,7 +222,8 @@ def block_settings(settings: PredictSettings, meta: dict, pixel_nm: float) -> Bl
         input_scale=float(normalization.get("input_scale") or normalization.get("scale") or 1),
         target_scale=float(meta.get("target_scale") or 1.0),
         unit_peak=unit_peak(float(params.get("target_sigma_px", 0.0))),
-        threshold=settings.threshold, confidence=settings.confidence, radius=settings.radius,
+        threshold=DEEPSTORM_THRESHOLD if settings.threshold is None else settings.threshold,
+        confidence=settings.confidence, radius=settings.radius,
         pixel_nm=pixel_nm, batch_size=settings.batch_size)
 
 

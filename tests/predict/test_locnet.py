@@ -150,3 +150,14 @@ def test_bad_input_is_refused_before_anything_runs(model, tmp_path):
             prepare_predict(tmp_path / "m.zarr", model=model, output=tmp_path / "l.parquet",
                             **kwargs)
     assert not list(tmp_path.glob("l*"))
+
+
+def test_threshold_not_given_takes_the_model_kinds_default_and_a_given_one_is_kept():
+    from smlmscale.predict.locnet_block import LOCNET_THRESHOLD, locnet_settings
+    from smlmscale.predict.settings import DEEPSTORM_THRESHOLD, PredictSettings, block_settings
+
+    meta = {"input_shape": [16, 16, 3], "target_shape": [16, 16, 5],
+            "normalization": {"offset_adu": 100.0, "scale_adu": 50.0}}
+    assert locnet_settings(PredictSettings(), meta, 100.0).threshold == LOCNET_THRESHOLD
+    assert locnet_settings(PredictSettings(threshold=0.1), meta, 100.0).threshold == 0.1
+    assert block_settings(PredictSettings(), {}, 25.0).threshold == DEEPSTORM_THRESHOLD
