@@ -5,13 +5,15 @@ The demo is a list of command lines (:mod:`smlmscale.cli.demo_steps`), each echo
 simulate a blinking-emitter movie with its truth, also as an OME-TIFF series; ingest the
 series and check it equals the simulation; preprocess; cut Deep-STORM patches; train a
 small deepstorm model; predict the first frames, score them against the truth and render
-them; convert the truth to ThunderSTORM CSV and Picasso HDF5; score a jittered copy of the
+them; train a locnet model on simulated data made on the fly, predict and score the same
+frames, and print both models side by side (:mod:`smlmscale.cli.demo_locnet`); convert the truth to ThunderSTORM CSV and Picasso HDF5; score a jittered copy of the
 truth (a known reference for the metrics). Then a serial-section stack to 3D clusters
 (:mod:`smlmscale.cli.demo_sections`). All steps share the demo's one Dask cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +26,8 @@ from smlmscale.cli._options import dask_cluster, global_options, say
 from smlmscale.cli.demo_figures import (Trained, prepare_folder, scores, scores_line,
                                         write_jittered, write_truth_of_frames)
 from smlmscale.cli.demo_runner import SCHEDULER_ENV, StepFailed, StepRunner, shared_scheduler
-from smlmscale.cli.demo_steps import DemoSettings, MovieFiles, movie_commands, shown
+from smlmscale.cli.demo_steps import (DemoSettings, LocnetDemoSettings, MovieFiles,
+                                      movie_commands, shown)
 
 
 @app.command("demo")
@@ -34,6 +37,10 @@ def demo_command(
                       ] = Path("demo_out"),
     frames: Annotated[int, typer.Option(
         "--frames", min=10, help="Frames to simulate.")] = DemoSettings.frames,
+    locnet_epochs: Annotated[int, typer.Option(
+        "--locnet-epochs", min=0, help="Epochs of 100 simulated batches to train the locnet "
+        "model for (about 15 s each on 2 cores); 0 leaves it out.")
+    ] = LocnetDemoSettings.epochs,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the folder of an earlier demo run.")] = False,
 ) -> None:
@@ -48,7 +55,10 @@ def demo_command(
     prepare_folder(output, overwrite=overwrite)  # fail before starting a cluster
     try:
         with dask_cluster(ctx) as client:
-            figures = run_demo(output, client=client, settings=DemoSettings(frames=frames),
+            locnet = (dataclasses.replace(LocnetDemoSettings(), epochs=locnet_epochs)
+                      if locnet_epochs else None)
+            figures = run_demo(output, client=client,
+                               settings=DemoSettings(frames=frames, locnet=locnet),
                                overwrite=True, report=typer.echo, global_args=passed)
     except StepFailed as exc:
         typer.echo(f"demo stopped: {exc}", err=True)
@@ -58,6 +68,7 @@ def demo_command(
              f"{figures['truth_rows']} ground-truth localizations; jittered copy scored "
              f"Jaccard {evaluation['jaccard']:.3f}; deepstorm model in {figures['model']} "
              f"(training curve {figures['curve']}); " + _predicted(figures)
+             + _locnet(figures)
              + _sections(figures) + f"files in {output}")
 
 
@@ -117,7 +128,8 @@ def run_demo(out_dir: str | os.PathLike, *, client, settings: DemoSettings = Dem
 def _movie(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunner,
            settings: DemoSettings, report: Callable[[str], None]) -> dict:
     """The movie half: simulate --tiff -> ingest -> preprocess -> patches -> train ->
-    predict -> evaluate -> render -> convert -> evaluate a jittered truth."""
+    predict -> evaluate -> render -> locnet (train --simulate, predict, evaluate) ->
+    convert -> evaluate a jittered truth."""
     import numpy as np
 
     from smlmscale.io.describe import describe_store
@@ -162,6 +174,15 @@ def _movie(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunner
            f"{shown(trained.curve)}")
 
     predicted = _predict(files, commands, run=run, settings=s, report=report)
+    locnet = None
+    if s.locnet is not None:
+        from smlmscale.cli.demo_locnet import comparison_lines, run_locnet_demo
+
+        locnet = run_locnet_demo(files, run=run, settings=s, report=report)
+        report(f"# both models on frames 0-{s.predicted_frames - 1} (frames/s: the whole "
+               "predict command, cluster start and model loading included)")
+        for line in comparison_lines({"deepstorm": predicted, "locnet": locnet}):
+            report(line)
 
     run(commands["convert_csv"]).check()
     run(commands["convert_hdf5"]).check()
@@ -182,7 +203,7 @@ def _movie(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunner
             "preprocessed": str(files.preprocessed), "patches": str(files.patches),
             "n_patches": len(patches), "model": trained.path, "curve": trained.curve,
             "train_best": trained.best, "train_first": trained.first,
-            "predicted_evaluation": predicted,
+            "predicted_evaluation": predicted, "locnet_evaluation": locnet,
             "render": str(files.image) if predicted is not None else None,
             "compression_ratio": summary["compression_ratio"], "evaluation": evaluation,
             "predicted": str(files.jittered), "truth": str(files.truth)}
@@ -204,13 +225,15 @@ def _predict(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunn
         return None
     ran.check()
     frames = settings.predicted_frames
+    fps = frames / ran.seconds
     report(f"  {len(read_table(files.locs)[0])} localizations in {frames} frames, "
-           f"{frames / ran.seconds:.2f} frames/s (the whole command)")
+           f"{fps:.2f} frames/s (the whole command)")
     # evaluate scores whole tables: the demo cuts the truth to the predicted frames itself.
     write_truth_of_frames(files.truth, files.predicted_truth, frames=frames)
     report(f"# the demo wrote {shown(files.predicted_truth)}: the truth of frames "
            f"0-{frames - 1}, detectable emitters only")
     predicted = scores(run(commands["evaluate_predicted"], capture=True).check().stdout)
+    predicted["frames_per_s"] = fps
     report(f"  {scores_line(predicted)}")
     run(commands["render"]).check()
     report(f"  rendered image {shown(files.image)}")
@@ -233,3 +256,14 @@ def _predicted(figures: dict) -> str:
     return (f"its predictions scored Jaccard {predicted['jaccard']:.3f}, RMSE "
             f"{predicted['rmse_lateral_nm']:.1f} nm, efficiency "
             f"{predicted['efficiency_lateral']:.1f} % (image {figures['render']}); ")
+
+
+def _locnet(figures: dict) -> str:
+    locnet = figures.get("locnet_evaluation")
+    if not locnet:
+        return ""
+    ratio = locnet.get("rmse_over_crlb")
+    return (f"locnet model (trained on the fly) scored Jaccard {locnet['jaccard']:.3f}, RMSE "
+            f"{locnet['rmse_lateral_nm']:.1f} nm"
+            + (f" ({ratio:.2f}x the CRLB)" if ratio else "")
+            + f", {locnet['frames_per_s']:.2f} frames/s; ")

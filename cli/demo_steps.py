@@ -57,6 +57,43 @@ class SectionDemoSettings:
 
 
 @dataclass(frozen=True)
+class LocnetDemoSettings:
+    """The locnet model of the movie half, trained on the fly (``train --simulate``).
+
+    The ranges of the simulated training data bracket the demo movie's physics (gamma
+    photons of mean 2,000, PSF sigma 120-150 nm, 20 photons/px background, 0.3
+    emitters/um^2), as a user would bracket their own instrument's.
+
+    Attributes
+    ----------
+    density_per_um2, photons, background_photons_per_px, sigma_nm : (float, float)
+        Ranges of the simulated samples (1/um^2, photons, photons/px, nm).
+    steps_per_epoch, epochs, batch_size : int
+        Training schedule (about 15 s per epoch of 100 steps on 2 cores).
+    seed : int
+        Seeds the simulated samples and the weights.
+    """
+
+    density_per_um2: tuple[float, float] = (0.1, 3.0)
+    photons: tuple[float, float] = (400.0, 6000.0)
+    background_photons_per_px: tuple[float, float] = (15.0, 25.0)
+    sigma_nm: tuple[float, float] = (115.0, 155.0)
+    steps_per_epoch: int = 100
+    epochs: int = 10
+    batch_size: int = 16
+    seed: int = 0
+
+    def yaml_text(self) -> str:
+        """The ``train --simulate`` parameter file of these ranges."""
+        lines = ["# smlmscale demo: ranges of the simulated locnet training data"]
+        for key in ("density_per_um2", "photons", "background_photons_per_px", "sigma_nm"):
+            lo, hi = getattr(self, key)
+            lines.append(f"{key}: [{lo:g}, {hi:g}]")
+        lines.append(f"seed: {self.seed}")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     """Size of the demo data.
 
@@ -91,6 +128,9 @@ class DemoSettings:
         PSF (seed 001 uses radius 10 on its wider spots) and a global normalization.
     seed : int
         Seeds the movie, the patches, the training and the jitter (``seed + 1``).
+    locnet : LocnetDemoSettings or None
+        The locnet model beside the deepstorm one (:mod:`smlmscale.cli.demo_locnet`); None
+        leaves it out.
     sections : SectionDemoSettings or None
         The section-stack half (:mod:`smlmscale.cli.demo_sections`); None leaves it out.
     """
@@ -112,6 +152,7 @@ class DemoSettings:
     steps: str = ("offset:100; background:min; tophat:radius=4; "
                   "normalize:mode=global,subtract=0,divide=250")
     seed: int = 0
+    locnet: LocnetDemoSettings | None = LocnetDemoSettings()
     sections: SectionDemoSettings | None = SectionDemoSettings()
 
     @property
@@ -152,6 +193,9 @@ class MovieFiles:
     truth_csv: Path
     truth_hdf5: Path
     jittered: Path
+    locnet_params: Path
+    locnet_model: Path
+    locnet_locs: Path
 
     @classmethod
     def under(cls, out: Path) -> MovieFiles:
@@ -162,7 +206,9 @@ class MovieFiles:
                    model=out / "model", locs=out / "predicted_locs.csv",
                    predicted_truth=out / "sim_truth_predicted.parquet",
                    image=out / "predicted.png", truth_csv=out / "sim_truth.csv",
-                   truth_hdf5=out / "sim_truth.hdf5", jittered=out / "jittered_locs.csv")
+                   truth_hdf5=out / "sim_truth.hdf5", jittered=out / "jittered_locs.csv",
+                   locnet_params=out / "locnet_sim.yaml", locnet_model=out / "model_loc",
+                   locnet_locs=out / "locnet_locs.csv")
 
 
 def movie_commands(files: MovieFiles, s: DemoSettings) -> dict[str, list[str]]:
@@ -196,6 +242,22 @@ def movie_commands(files: MovieFiles, s: DemoSettings) -> dict[str, list[str]]:
         "convert_hdf5": ["convert", f["truth"], "-o", f["truth_hdf5"]],
         "evaluate_jittered": ["evaluate", f["jittered"], "--truth", f["truth"], "--json"],
         "info": ["info", f["store"]],
+    }
+
+
+def locnet_commands(files: MovieFiles, s: DemoSettings) -> dict[str, list[str]]:
+    """The locnet model's command lines: train on the fly from ``files.locnet_params``
+    (the demo writes it), predict the same frames as the deepstorm model, evaluate."""
+    f = {name: shown(path) for name, path in vars(files).items()}
+    loc = s.locnet or LocnetDemoSettings()
+    return {
+        "train": ["train", "--simulate", f["locnet_params"], "-o", f["locnet_model"],
+                  "--model", "locnet", "--steps-per-epoch", str(loc.steps_per_epoch),
+                  "--epochs", str(loc.epochs), "--batch-size", str(loc.batch_size),
+                  "--seed", str(loc.seed)],
+        "predict": ["predict", f["store"], "--model", f["locnet_model"], "-o",
+                    f["locnet_locs"], "--frames", f"0:{s.predict_frames}"],
+        "evaluate": ["evaluate", f["locnet_locs"], "--truth", f["predicted_truth"], "--json"],
     }
 
 

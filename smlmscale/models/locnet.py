@@ -46,7 +46,7 @@ DEFAULT_DEPTH = 2
 __all__ = ["CONTEXTS", "DEFAULT_DEPTH", "DEFAULT_FILTERS", "DEFAULT_PHOTON_SCALE",
            "DEFAULT_Z_RANGE_NM", "build_locnet", "builder_kwargs", "channel_index",
            "head_constants", "output_channels", "output_names", "pooling_factor",
-           "receptive_field_px"]
+           "receptive_field_px", "split_locnet"]
 
 
 def output_names(is_3d: bool) -> tuple[str, ...]:
@@ -228,9 +228,11 @@ def build_locnet(input_shape: Sequence[int], *, is_3d: bool = False,
     resolution before upsampling (nearest) instead of a convolution after it; no 3x3
     convolution in the heads. Measured with ``predict_on_batch`` on 256x256x3 frames
     (batch 8, 2 CPU threads): 14.6 frames/s at the defaults (24 filters: 8.3, 32: 5.8)
-    against 0.96 for ``deepstorm`` on the 4x-upsampled frame (1024x1024), 15x. As in
-    DECODE the frame features are recomputed for every window of K frames. Sigmas use
-    softplus + a floor, not a sigmoid, so they are not bounded above.
+    against 0.96 for ``deepstorm`` on the 4x-upsampled frame (1024x1024), 15x. Training
+    recomputes the frame features for every window of K frames, as DECODE does;
+    prediction computes them once per frame and shares them between the K windows that
+    read the frame (:func:`split_locnet`). Sigmas use softplus + a floor, not a sigmoid,
+    so they are not bounded above.
 
     Parameters
     ----------
@@ -299,3 +301,35 @@ def head_constants(model: Any) -> dict[str, Any]:
             "z_range_nm": z_range,
             "background_scale": float(background.scale) if background is not None else 1.0,
             "context": int(model.input_shape[-1])}
+
+
+def split_locnet(model: Any) -> tuple[Any, Any, int] | None:
+    """The two halves of a K = 3 locnet model, to compute each frame's features once.
+
+    A window of K frames applies the shared frame U-Net to each of its frames, so
+    consecutive windows of a movie would compute the features of a frame K times; the
+    halves let prediction compute them once per frame and feed the context half with
+    the K feature maps concatenated in frame order (equal to the whole model, up to
+    float32 rounding).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A locnet model (:func:`build_locnet`, or one loaded from ``model.keras``).
+
+    Returns
+    -------
+    tuple or None
+        ``(frame_net, context_net, features)``: ``frame_net`` maps ``(B, h, w, 1)``
+        normalized frames to ``(B, h, w, features)``; ``context_net`` maps ``(B, h, w,
+        K * features)`` to the output maps ``(B, h, w, 8 or 10)``. None for K = 1 (each
+        frame is read by one window only: nothing to share).
+    """
+    import keras
+
+    if int(model.input_shape[-1]) == 1:
+        return None
+    frame_net = model.get_layer("frame_net")
+    context_net = keras.Model(model.get_layer("frames_join").output, model.output,
+                              name="locnet_context")
+    return frame_net, context_net, int(frame_net.output.shape[-1])

@@ -76,7 +76,8 @@ def context_stacks(frames: np.ndarray, *, first: int, stop: int, n_frames: int,
     Parameters
     ----------
     frames : numpy.ndarray
-        ``(m, H, W)``: the movie's frames :func:`context_range` ``(first, stop)``, in order.
+        ``(m, H, W)``: the movie's frames :func:`context_range` ``(first, stop)``, in order;
+        or ``(m, H, W, F)``: F feature maps of each of these frames.
     first, stop : int
         The frames predicted, ``0 <= first < stop <= n_frames``.
     n_frames : int
@@ -89,7 +90,9 @@ def context_stacks(frames: np.ndarray, *, first: int, stop: int, n_frames: int,
     numpy.ndarray
         ``(stop - first, H, W, K)``, the dtype of ``frames``: stack ``s`` holds frames
         ``first + s - K//2 .. first + s + K//2`` (clipped to the movie: its first and
-        last frame repeat) along the last axis.
+        last frame repeat) along the last axis. For feature maps, ``(stop - first, H, W,
+        K * F)``: the K frames' F maps one after the other (frame-major), as locnet's
+        context half reads them (:func:`smlmscale.models.locnet.split_locnet`).
 
     Raises
     ------
@@ -104,10 +107,12 @@ def context_stacks(frames: np.ndarray, *, first: int, stop: int, n_frames: int,
     """
     lo, hi = context_range(first, stop, n_frames=n_frames, context=context)
     frames = np.asarray(frames)
-    if frames.ndim != 3 or len(frames) != hi - lo:
+    if frames.ndim not in (3, 4) or len(frames) != hi - lo:
         raise ValueError(f"frames [{first}, {stop}) with a context of {context} need the "
                          f"{hi - lo} frames [{lo}, {hi}) as (m, H, W), got {frames.shape}")
     wanted = window_frames(np.arange(first, stop), size=context, n_frames=n_frames) - lo
+    if frames.ndim == 4:
+        return np.concatenate([frames[wanted[:, k]] for k in range(context)], axis=-1)
     stacks = np.empty((stop - first, *frames.shape[1:], context), dtype=frames.dtype)
     for k in range(context):
         stacks[..., k] = frames[wanted[:, k]]

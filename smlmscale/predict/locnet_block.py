@@ -9,6 +9,12 @@ halo >= the receptive radius + 1 px, edges on the pooling grid), and turns the s
 output maps into rows (:func:`smlmscale.localize.locnet.locnet_candidates`), optionally
 filtered by the predicted uncertainty. Since the stitched maps equal the whole frame's,
 the table equals whole-movie prediction wherever blocks and tiles are cut.
+
+With the model's two halves (:class:`SplitNet`, from
+:func:`smlmscale.models.locnet.split_locnet`) a block computes the frame features of each
+frame it reads once, tiled as the whole model is, and shares them between the K stacks
+that read the frame; the context half then predicts the stacks of features. On K = 3
+models this does the frame U-Net's work once per frame instead of three times.
 """
 
 from __future__ import annotations
@@ -29,6 +35,25 @@ from smlmscale.predict.tiles import TileGrid, predict_frames
 MAP_BYTES = 64 << 20
 #: The candidate threshold of locnet models (expected emitters in a 3 x 3 window).
 LOCNET_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class SplitNet:
+    """A locnet model's two halves (:func:`smlmscale.models.locnet.split_locnet`).
+
+    Attributes
+    ----------
+    frame : callable
+        ``(B, h, w, 1)`` normalized frames -> ``(B, h, w, features)``.
+    context : callable
+        ``(B, h, w, K * features)`` -> the output maps ``(B, h, w, C_o)``.
+    features : int
+        Feature maps per frame.
+    """
+
+    frame: Callable
+    context: Callable
+    features: int
 
 
 @dataclass(frozen=True)
@@ -76,7 +101,8 @@ def locnet_settings(settings, meta: dict, pixel_nm: float) -> LocnetSettings:
 
 def predict_locnet_block(frames: np.ndarray, *, start: int, stop: int, n_frames: int,
                          predict: Callable, grid: TileGrid, settings: LocnetSettings,
-                         channels: int) -> tuple[pd.DataFrame, int]:
+                         channels: int, split: SplitNet | None = None
+                         ) -> tuple[pd.DataFrame, int]:
     """Localizations of frames ``[start, stop)`` and the rows the uncertainty cut removed.
 
     Parameters
@@ -92,6 +118,9 @@ def predict_locnet_block(frames: np.ndarray, *, start: int, stop: int, n_frames:
     settings : LocnetSettings
     channels : int
         ``C_o``.
+    split : SplitNet, optional
+        The model's halves: compute each frame's features once (same maps as
+        ``predict``, which is then not called).
 
     Returns
     -------
@@ -102,21 +131,56 @@ def predict_locnet_block(frames: np.ndarray, *, start: int, stop: int, n_frames:
     lo, _ = context_range(start, stop, n_frames=n_frames, context=settings.context)
     norm = ((np.asarray(frames, np.float32) - np.float32(settings.offset_adu))
             / np.float32(settings.scale_adu))
-    per_frame = int(np.prod(grid.padded)) * 4 * (channels + settings.context)
-    step = max(1, MAP_BYTES // max(per_frame, 1))
+    k, batch = settings.context, settings.batch_size
+    inputs = k if split is None else (k + 1) * split.features
+    step = max(1, MAP_BYTES // (int(np.prod(grid.padded)) * 4 * (channels + inputs)))
+    features = None if split is None else _Features(split, grid, norm, lo, batch)
     parts = []
     for a in range(start, stop, step):
         b = min(a + step, stop)
-        c0, c1 = context_range(a, b, n_frames=n_frames, context=settings.context)
-        stacks = context_stacks(norm[c0 - lo:c1 - lo], first=a, stop=b, n_frames=n_frames,
-                                context=settings.context)
-        maps = predict_frames(stacks, predict, grid, batch_size=settings.batch_size,
-                              channels=channels)
+        c0, c1 = context_range(a, b, n_frames=n_frames, context=k)
+        if features is None:
+            stacks = context_stacks(norm[c0 - lo:c1 - lo], first=a, stop=b,
+                                    n_frames=n_frames, context=k)
+            maps = predict_frames(stacks, predict, grid, batch_size=batch, channels=channels)
+        else:
+            stacks = context_stacks(features.frames(c0, c1), first=a, stop=b,
+                                    n_frames=n_frames, context=k)
+            height, width = grid.frame_shape
+            maps = predict_frames(stacks, split.context, grid, batch_size=batch,
+                                  channels=channels)[:, :height, :width]
         parts.append(locnet_candidates(maps, first_frame=a, pixel_size_nm=settings.pixel_nm,
                                        threshold=settings.threshold, is_3d=settings.is_3d))
     table = pd.concat(parts, ignore_index=True) if parts else empty_table(settings.is_3d)
     kept = filter_by_uncertainty(table, settings.max_uncertainty_nm)
     return kept.reset_index(drop=True), len(table) - len(kept)
+
+
+class _Features:
+    """The frame features of a block's frames, computed once each, in frame order.
+
+    Features are computed on the frame padded with zeros to the grid (as the whole model
+    sees it) and kept padded, so the context half's tiles see what the whole model's do.
+    """
+
+    def __init__(self, split: SplitNet, grid: TileGrid, norm: np.ndarray, lo: int,
+                 batch_size: int):
+        self.split, self.grid, self.norm, self.lo, self.batch = split, grid, norm, lo, batch_size
+        self.first, self.maps = lo, np.zeros((0, *grid.padded, split.features), np.float32)
+
+    def frames(self, c0: int, c1: int) -> np.ndarray:
+        """Features ``(c1 - c0, ph, pw, F)`` of movie frames ``[c0, c1)`` (increasing c0)."""
+        have = self.first + len(self.maps)
+        kept = self.maps[max(0, c0 - self.first):]
+        if c1 > have:
+            new = self.norm[max(c0, have) - self.lo:c1 - self.lo]
+            (h, w), (ph, pw) = new.shape[1:], self.grid.padded
+            padded = np.pad(new, ((0, 0), (0, ph - h), (0, pw - w)))
+            kept = np.concatenate([kept, predict_frames(
+                padded, self.split.frame, self.grid, batch_size=self.batch,
+                channels=self.split.features)])
+        self.first, self.maps = c0, kept
+        return kept[:c1 - c0]
 
 
 def run_locnet_block(job, grid: TileGrid, settings: LocnetSettings) -> tuple[int, int, int]:
@@ -133,7 +197,8 @@ def run_locnet_block(job, grid: TileGrid, settings: LocnetSettings) -> tuple[int
     predictor = cached_predictor(job.model)
     table, removed = predict_locnet_block(
         np.asarray(array[lo:hi]), start=job.start, stop=job.stop, n_frames=n_frames,
-        predict=predictor, grid=grid, settings=settings, channels=predictor.channels_out)
+        predict=predictor, grid=grid, settings=settings, channels=predictor.channels_out,
+        split=predictor.split)
     final = part_path(job.parts, job.start, job.stop)
     removed_file = final.with_suffix(".removed")
     removed_file.write_text(str(removed))
@@ -148,5 +213,5 @@ def removed_rows(parts: str | os.PathLike) -> int:
     return sum(int(p.read_text() or 0) for p in Path(os.fspath(parts)).glob("*.removed"))
 
 
-__all__ = ["LOCNET_THRESHOLD", "LocnetSettings", "locnet_settings", "predict_locnet_block",
+__all__ = ["LOCNET_THRESHOLD", "LocnetSettings", "SplitNet", "locnet_settings", "predict_locnet_block",
            "removed_rows", "run_locnet_block"]

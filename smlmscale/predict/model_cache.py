@@ -34,6 +34,8 @@ class Predictor:
     align : int
         Total downsampling: window sides must be multiples of it.
     channels_in, channels_out : int
+    split : SplitNet or None
+        A K = 3 locnet model's two halves (frame features once per frame).
     """
 
     model: Any
@@ -41,6 +43,7 @@ class Predictor:
     align: int
     channels_in: int
     channels_out: int
+    split: Any = None
 
     def __call__(self, batch: Any) -> Any:
         """Predict a ``(B, h, w, C)`` float32 batch (inference mode) as NumPy."""
@@ -90,6 +93,21 @@ def _field(model: Any, receptive_field: Any) -> tuple[int, int]:
     return receptive_field(model)
 
 
+def _split(model: Any) -> Any:
+    """A K = 3 locnet's halves as a :class:`~smlmscale.predict.locnet_block.SplitNet`."""
+    if model.name != "locnet":
+        return None
+    from smlmscale.models.locnet import split_locnet
+    from smlmscale.predict.locnet_block import SplitNet
+
+    halves = split_locnet(model)
+    if halves is None:
+        return None
+    frame, context, features = halves
+    return SplitNet(frame=frame.predict_on_batch, context=context.predict_on_batch,
+                    features=features)
+
+
 def cached_predictor(folder: str | os.PathLike) -> Predictor:
     """The :class:`Predictor` of a model folder, loaded once per process.
 
@@ -110,9 +128,11 @@ def cached_predictor(folder: str | os.PathLike) -> Predictor:
             match_threads(_worker_threads())
             model = load_keras_model(path)
             radius, align = _field(model, receptive_field)
-            _CACHE[key] = Predictor(model=flexible(model), radius=radius, align=align,
+            free = flexible(model)
+            _CACHE[key] = Predictor(model=free, radius=radius, align=align,
                                     channels_in=int(model.inputs[0].shape[-1]),
-                                    channels_out=int(model.outputs[0].shape[-1]))
+                                    channels_out=int(model.outputs[0].shape[-1]),
+                                    split=_split(free))
         return _CACHE[key]
 
 

@@ -103,12 +103,14 @@ def make_grid(frame_shape: tuple[int, int], *, factor: int, align: int, radius: 
 
 
 def cut_window(frame: np.ndarray, grid: TileGrid, win_y: slice, win_x: slice) -> np.ndarray:
-    """The upsampled window ``(h, w)`` of a normalized camera frame, zeros beyond its edge."""
+    """The upsampled window ``(h, w, ...)`` of a normalized camera frame ``(H, W, ...)``
+    (trailing channel axes are kept), zeros beyond its edge."""
     f = grid.factor
     y0, y1, x0, x1 = win_y.start // f, win_y.stop // f, win_x.start // f, win_x.stop // f
     part = frame[y0:y1, x0:x1]
-    if part.shape != (y1 - y0, x1 - x0):
-        part = np.pad(part, ((0, y1 - y0 - part.shape[0]), (0, x1 - x0 - part.shape[1])))
+    if part.shape[:2] != (y1 - y0, x1 - x0):
+        pad = ((0, y1 - y0 - part.shape[0]), (0, x1 - x0 - part.shape[1]))
+        part = np.pad(part, pad + ((0, 0),) * (part.ndim - 2))
     if f > 1:
         part = np.repeat(np.repeat(part, f, axis=0), f, axis=1)
     return part
@@ -149,10 +151,8 @@ def predict_frames(frames: np.ndarray, predict: Callable[[np.ndarray], np.ndarra
         jobs = [(i, span) for i in range(n) for span in spans]
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
-            batch = np.stack([
-                np.stack([cut_window(frames[i, ..., c], grid, span[2], span[3])
-                          for c in range(frames.shape[-1])], axis=-1)
-                for i, span in chunk])
+            batch = np.stack([cut_window(frames[i], grid, span[2], span[3])
+                              for i, span in chunk])
             result = np.asarray(predict(batch), dtype=np.float32)
             for (i, (core_y, core_x, win_y, win_x)), tile in zip(chunk, result):
                 out[i, core_y, core_x] = tile[core_y.start - win_y.start:

@@ -11,12 +11,13 @@ import typer
 
 from smlmscale.cli import app
 from smlmscale.cli.demo_runner import SCHEDULER_ENV, StepFailed, StepRunner, shared_scheduler
-from smlmscale.cli.demo_steps import (DemoSettings, MovieFiles, SectionFiles, movie_commands,
-                                      section_commands, shown)
+from smlmscale.cli.demo_steps import (DemoSettings, MovieFiles, SectionFiles, locnet_commands,
+                                      movie_commands, section_commands, shown)
 
 
 def _all_commands(out: Path) -> list[list[str]]:
     return [*movie_commands(MovieFiles.under(out), DemoSettings()).values(),
+            *locnet_commands(MovieFiles.under(out), DemoSettings()).values(),
             *section_commands(SectionFiles.under(out), DemoSettings().sections).values()]
 
 

@@ -1,10 +1,11 @@
-"""Mortensen et al. 2010 Eq. 6 against values worked out by hand."""
+"""Mortensen et al. 2010 Eq. 6 against values worked out by hand; Eq. 5 against its integral."""
 
 import math
 
 import numpy as np
 import pytest
 
+from smlmscale.evaluate.crlb import mle_localization_variance_nm2
 from smlmscale.evaluate import EMCCD_NOISE_FACTOR, localization_precision_nm, \
     localization_variance_nm2
 
@@ -49,3 +50,28 @@ def test_zero_photons_is_not_finite():
     got = localization_variance_nm2(np.array([0.0, 100.0]), psf_sigma_nm=100,
                                     background_photons=1, pixel_size_nm=100)
     assert not np.isfinite(got[0]) and np.isfinite(got[1])
+
+
+@pytest.mark.parametrize("photons, background", [(2750, 20), (1000, 0.01), (500, 100), (4000, 1)])
+def test_mle_bound_matches_the_integral_of_eq5(photons, background):
+    from scipy.integrate import quad
+
+    sigma_a2 = 130.0**2 + 100.0**2 / 12
+    tau = 2 * np.pi * sigma_a2 * background / (photons * 100.0**2)
+    integral = quad(lambda t: np.log(t) / (1 + t / tau), 0, 1, limit=200)[0]
+    expected = sigma_a2 / photons / (1 + integral)
+    got = mle_localization_variance_nm2(photons, psf_sigma_nm=130, background_photons=background,
+                                        pixel_size_nm=100)
+    assert got == pytest.approx(expected, rel=1e-4)
+    lsq = localization_variance_nm2(photons, psf_sigma_nm=130, background_photons=background,
+                                    pixel_size_nm=100)
+    assert sigma_a2 / photons < got < lsq       # between the no-background limit and Eq. 6
+
+
+def test_mle_bound_without_background_is_9_16_of_least_squares():
+    kwargs = dict(psf_sigma_nm=np.array([100.0, 150.0]), background_photons=0, pixel_size_nm=107)
+    ratio = (mle_localization_variance_nm2(800, **kwargs)
+             / localization_variance_nm2(800, **kwargs))
+    np.testing.assert_allclose(ratio, 9 / 16)
+    assert mle_localization_variance_nm2(800, noise_factor=2, **kwargs) == pytest.approx(
+        2 * mle_localization_variance_nm2(800, **kwargs))

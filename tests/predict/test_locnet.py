@@ -161,3 +161,23 @@ def test_threshold_not_given_takes_the_model_kinds_default_and_a_given_one_is_ke
     assert locnet_settings(PredictSettings(), meta, 100.0).threshold == LOCNET_THRESHOLD
     assert locnet_settings(PredictSettings(threshold=0.1), meta, 100.0).threshold == 0.1
     assert block_settings(PredictSettings(), {}, 25.0).threshold == DEEPSTORM_THRESHOLD
+
+
+def test_shared_frame_features_equal_the_whole_model(model, tmp_path):
+    """The split path (each frame's features once) gives the whole model's table."""
+    movie = _movie(tmp_path / "m.zarr", frames=6)
+    predictor = cached_predictor(model)
+    assert predictor.split is not None and predictor.split.features == 16
+    meta = json.loads((model / "smlmscale.json").read_text())
+    kernel = locnet_settings(PredictSettings(), meta, 100.0)
+    grid = make_grid(movie.shape[1:], factor=1, align=predictor.align,
+                     radius=predictor.radius + 1, tile=16)
+    common = dict(start=0, stop=len(movie), n_frames=len(movie), predict=predictor,
+                  grid=grid, settings=kernel, channels=predictor.channels_out)
+    split, _ = predict_locnet_block(movie, split=predictor.split, **common)
+    whole, _ = predict_locnet_block(movie, split=None, **common)
+    _same(split, whole)
+
+
+def test_a_one_frame_model_has_no_halves(tmp_path):
+    assert cached_predictor(locnet_folder(tmp_path / "k1", context=1)).split is None
