@@ -16,6 +16,7 @@ from smlmscale.cli import ingest as _ingest  # noqa: F401
 from smlmscale.cli import patches as _patches  # noqa: F401
 from smlmscale.cli import predict as _predict  # noqa: F401
 from smlmscale.cli import preprocess as _preprocess  # noqa: F401
+from smlmscale.cli import psf as _psf  # noqa: F401
 from smlmscale.cli import render as _render  # noqa: F401
 from smlmscale.cli import simulate as _simulate  # noqa: F401
 from smlmscale.cli import train as _train  # noqa: F401
