@@ -37,8 +37,10 @@ def _column(xp: Backend, value: Any):
 
 def pupil_field(grid: PupilGrid, *, dx_px: Any = 0.0, dy_px: Any = 0.0, z_nm: Any = 0.0,
                 mask_phase: Any = None, xp: str | Backend = "numpy"):
-    """The complex pupil functions ``(B, N, N)`` of ``B`` emitters (optical axis at
-    ``N // 2``).
+    """The complex pupil functions ``(B, N, N)`` of ``B`` emitters, in FFT order (the
+    optical axis at sample ``(0, 0)``, as :func:`numpy.fft.ifftshift` puts it).
+
+    Only the aperture's samples are computed; the rest is 0.
 
     Parameters
     ----------
@@ -49,41 +51,43 @@ def pupil_field(grid: PupilGrid, *, dx_px: Any = 0.0, dy_px: Any = 0.0, z_nm: An
     z_nm : float or array of shape (B,)
         Emitter depths above the coverslip, nm.
     mask_phase : array of shape (N, N) or (B, N, N), optional
-        Phase mask on the pupil grid, radians (:func:`~smlmscale.psf.masks.fit_mask`).
+        Phase mask on the (centred) pupil grid, radians
+        (:func:`~smlmscale.psf.masks.fit_mask`).
     xp : {"numpy", "tensorflow"} or Backend
     """
     xp = backend(xp)
-    dx, dy, z = _column(xp, dx_px), _column(xp, dy_px), _column(xp, z_nm)
-    two_pi = 2.0 * math.pi
-    phase = (xp.asarray(grid.kz_sample_re) * z
-             - xp.asarray(grid.kz_immersion * grid.optics.focus_nm)
-             - two_pi * (xp.asarray(grid.kx) * dx + xp.asarray(grid.ky) * dy))
+    dx, dy, z = (xp.reshape(xp.asarray(v), (-1, 1)) for v in (dx_px, dy_px, z_nm))
+    phase = (xp.asarray(grid.kz_sample_re_ap) * z
+             - xp.asarray(grid.kz_immersion_ap * grid.optics.focus_nm)
+             - 2.0 * math.pi * (xp.asarray(grid.kx_ap) * dx + xp.asarray(grid.ky_ap) * dy))
     if mask_phase is not None:
-        phase = phase + xp.asarray(mask_phase)
-    amplitude = xp.asarray(grid.amplitude) * xp.exp(-xp.asarray(grid.kz_sample_im) * z)
-    return xp.polar(amplitude, phase)
+        mask = xp.gather_flat(xp.asarray(mask_phase), grid.aperture)
+        phase = phase + xp.reshape(mask, (-1, grid.aperture.size))
+    amplitude = xp.exp(-xp.asarray(grid.kz_sample_im_ap) * z)
+    return xp.scatter_flat(xp.polar(amplitude, phase), grid.aperture_fft, grid.n)
 
 
 def image_from_field(grid: PupilGrid, field: Any, *, blur_sigma_px: Any = None,
                      xp: str | Backend = "numpy"):
-    """``|F^-1 field|^2`` on the camera grid ``(B, N, N)``, unit energy, optionally blurred.
+    """``|F^-1 field|^2`` on the camera grid ``(B, N, N)``, centred, unit energy, optionally
+    blurred.
 
     Parameters
     ----------
     grid : PupilGrid
     field : complex array of shape (B, N, N)
-        From :func:`pupil_field`.
+        From :func:`pupil_field` (FFT order).
     blur_sigma_px : float or array of shape (B,), optional
         Gaussian blur per emitter, camera px (0: none).
     xp : {"numpy", "tensorflow"} or Backend
     """
     xp = backend(xp)
-    intensity = xp.abs2(xp.ifft2(xp.ifftshift(field)))  # x = 0 at index 0
+    intensity = xp.abs2(xp.ifft2(field))  # x = 0 at index 0
     intensity = intensity / xp.sum_image(intensity)
     if blur_sigma_px is not None:
         sigma = _column(xp, blur_sigma_px)
-        otf = xp.exp(-2.0 * math.pi ** 2 * sigma ** 2 * xp.asarray(grid.freq2))
-        intensity = xp.real(xp.ifft2(xp.fft2(xp.to_complex(intensity)) * xp.to_complex(otf)))
+        otf = xp.exp(-2.0 * math.pi ** 2 * sigma ** 2 * xp.asarray(grid.freq2_r))
+        intensity = xp.irfft2(xp.rfft2(intensity) * xp.to_complex(otf), grid.n)
     return xp.fftshift(intensity)
 
 

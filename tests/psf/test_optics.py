@@ -27,11 +27,17 @@ def test_grid_constants():
     assert np.all(grid.rho[inside] <= 1) and np.all(grid.rho[~inside] > 1)
     # the disc's area in samples matches pi R^2
     assert inside.sum() == pytest.approx(np.pi * grid.optics.pupil_radius_px ** 2, rel=0.02)
+    # the aperture's samples, in both layouts
+    assert grid.aperture.size == inside.sum()
+    np.testing.assert_array_equal(grid.aperture, np.flatnonzero(inside))
+    shifted = np.fft.ifftshift(grid.amplitude).ravel()
+    assert np.all(shifted[grid.aperture_fft] == 1) and shifted.sum() == inside.sum()
+    np.testing.assert_array_equal(grid.kx_ap, grid.kx.ravel()[grid.aperture])
     # supercritical light (NA sin > n_sample) is evanescent in water, not in oil
-    rho_n = grid.rho * 1.45
-    assert np.all(grid.kz_sample_im[inside & (rho_n > 1.33)] > 0)
-    assert np.all(grid.kz_sample_im[inside & (rho_n < 1.33)] == 0)
-    assert np.all(grid.kz_immersion[inside] > 0)
+    rho_n = grid.rho.ravel()[grid.aperture] * 1.45
+    assert np.all(grid.kz_sample_im_ap[rho_n > 1.33] > 0)
+    assert np.all(grid.kz_sample_im_ap[rho_n < 1.33] == 0)
+    assert np.all(grid.kz_immersion_ap > 0)
 
 
 def test_theta_runs_from_x_towards_y():
