@@ -175,11 +175,11 @@ def bead_psf(stack: np.ndarray, *, size_px: int | None = None, min_snr: float = 
     size = min(2 * room + 1, 61) if size_px is None else int(size_px)
     if size % 2 == 0 or size < 3:
         raise InputError(f"{{flag}} must be an odd number of px (3 or more), got {size}",
-                         param="size_px")
+                         param="size_px", flag="--size")
     if size // 2 > room:
         raise InputError(f"the bead at pixel (row {row}, col {col}) is too near the edge "
                          f"for a {size} px window (at most {2 * room + 1})", param="size_px",
-                         hint="give a smaller {flag}")
+                         flag="--size", hint="give a smaller {flag}")
     half = size // 2
     window = (slice(row - half, row + half + 1), slice(col - half, col + half + 1))
     centroids = np.full((len(stack), 2), np.nan)
@@ -241,7 +241,7 @@ def interpolate_z(images: np.ndarray, z_in_nm: np.ndarray, z_out_nm: np.ndarray)
     lo, hi = float(z_in.min()), float(z_in.max())
     if z_out.size and (z_out.min() < lo - 1e-6 or z_out.max() > hi + 1e-6):
         raise InputError(f"z {z_out.min():g}..{z_out.max():g} nm is outside the bead "
-                         f"stack's {lo:g}..{hi:g} nm", param="z_range_nm",
+                         f"stack's {lo:g}..{hi:g} nm", param="z_range_nm", flag="--z-range",
                          hint="give a {flag} inside the stack")
     spline = make_interp_spline(z_in, images, k=min(3, len(z_in) - 1), axis=0)
     return _unit_energy(np.clip(spline(np.clip(z_out, lo, hi)), 0.0, None))

@@ -78,7 +78,7 @@ class PsfModel:
         lo, hi = self.z_range_nm
         if low_nm < lo - 1e-6 or high_nm > hi + 1e-6:
             raise InputError(f"z range {low_nm:g}..{high_nm:g} nm is outside the PSF file's "
-                             f"{lo:g}..{hi:g} nm", param="z_range_nm",
+                             f"{lo:g}..{hi:g} nm", param="z_range_nm", flag="--z-range",
                              hint="give a {flag} inside it, or make the PSF over a wider one")
 
     def spots(self, dx_px: Any, dy_px: Any, z_nm: Any, *, blur_sigma_px: Any = None,
@@ -228,7 +228,8 @@ class BeadPsf(PsfModel):
             (size_px, size_px) if isinstance(size_px, int) else tuple(size_px))
         if h > self.size_px[0] or w > self.size_px[1]:
             raise InputError(f"a {h}x{w} px spot window is larger than the bead PSF's "
-                             f"{self.size_px[0]}x{self.size_px[1]} px", param="size_px")
+                             f"{self.size_px[0]}x{self.size_px[1]} px", param="size_px",
+                             flag="--size")
         if len(self.z_nm) > 1:
             step = (self.z_nm[-1] - self.z_nm[0]) / (len(self.z_nm) - 1)
             where = np.clip((z - self.z_nm[0]) / step, 0, len(self.z_nm) - 1)

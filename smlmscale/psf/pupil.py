@@ -109,7 +109,7 @@ def check_window(grid: PupilGrid, size_px: tuple[int, int]) -> tuple[int, int]:
     h, w = (size_px, size_px) if isinstance(size_px, int) else tuple(size_px)
     if not (1 <= h <= grid.n and 1 <= w <= grid.n):
         raise InputError(f"a PSF window of {h}x{w} px does not fit the pupil grid's "
-                         f"{grid.n}x{grid.n} px field", param="size_px",
+                         f"{grid.n}x{grid.n} px field", param="size_px", flag="--size",
                          hint=f"give {{flag}} at most {grid.n}, or a smaller SLM pixel "
                               "(a larger grid)")
     return int(h), int(w)

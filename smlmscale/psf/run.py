@@ -138,7 +138,7 @@ def make_pupil_psf(output: str | os.PathLike, *, optics: OpticsSettings | None =
     if grid.z_range_nm[0] < 0 and optics.n_sample < optics.na:
         raise InputError(f"{{flag}} starts below the coverslip ({grid.z_range_nm[0]:g} nm) "
                          f"while NA {optics.na:g} exceeds the sample index "
-                         f"{optics.n_sample:g}", param="z_range_nm",
+                         f"{optics.n_sample:g}", param="z_range_nm", flag="--z-range",
                          hint="give depths of 0 nm or more")
     pupil = pupil_grid(optics)
     phase, mask_record = build_mask(pupil, mask)
@@ -214,7 +214,7 @@ def make_bead_psf(output: str | os.PathLike, stack_path: str | os.PathLike, *,
         found = bead_psf(stack, size_px=settings.size_px, min_snr=settings.min_snr)
     except InputError as exc:  # name the stack; its flags as the CLI's
         raise InputError(exc.message, path=info.path, hint=exc.hint, param=exc.param,
-                         flag={"size_px": "--size"}.get(exc.param)) from None
+                         flag=exc.flag) from None
     z_stack = settings.stack_step_nm * np.arange(len(stack), dtype=np.float64)
     z_range = settings.z_range_nm or (0.0, float(z_stack[-1]))
     z_nm = z_grid(z_range, settings.z_step_nm)

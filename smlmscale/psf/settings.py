@@ -25,7 +25,7 @@ class _PsfImages(Settings):
         size = self.size_px
         if size is not None and size % 2 == 0:
             raise InputError(f"{{flag}} must be odd (the emitter's pixel is the centre), "
-                             f"got {size}", param="size_px")
+                             f"got {size}", param="size_px", flag="--size")
 
 
 def _blur_range(default: tuple[float, float]):

@@ -72,8 +72,9 @@ def test_z_outside_the_file_is_refused(pupil_model, bead_model):
     for model, top in ((pupil_model, 3000), (bead_model, 2000)):
         with pytest.raises(InputError, match=f"outside the PSF file's 0..{top} nm"):
             model.spots([0.0], [0.0], [top + 100.0])
-        with pytest.raises(InputError, match="z range 0..5000 nm is outside"):
+        with pytest.raises(InputError, match="z range 0..5000 nm is outside") as err:
             model.check_z_range(0.0, 5000.0)
+        assert "give a --z-range inside it" in str(err.value)
         model.check_z_range(0.0, float(top))
 
 
