@@ -180,12 +180,18 @@ def _bad_inputs(tmp_path: Path, patchset: Path) -> dict[str, tuple[Path, list, l
     numbered_patchset(fusion, n=32, chunk=CHUNK, generator="fusion")
     empty = tmp_path / "empty.zarr"
     numbered_patchset(empty, n=0, chunk=CHUNK)
+    frames = tmp_path / "frames.zarr"
+    numbered_patchset(frames, n=32, shape=(8, 8, 3), target_shape=(8, 8, 5), chunk=CHUNK,
+                      generator="frames")
     return {
         "plain file": (plain, [], ["plain.txt"]),
         "tiff": (tiff, [], ["movie.tif"]),
         "plain folder": (tmp_path / "folder", [], ["folder"]),
         "fusion for deepstorm": (fusion, [], ["fusion", "--model unet"]),
         "deepstorm for counts": (patchset, ["--model", "counts"], ["counts", "deepstorm"]),
+        "frames for deepstorm": (frames, [], ["frames", "--model locnet"]),
+        "frames for unet": (frames, ["--model", "unet"], ["frames", "unet"]),
+        "deepstorm for locnet": (patchset, ["--model", "locnet"], ["locnet", "deepstorm"]),
         "empty": (empty, [], ["empty"]),
         "negative lr": (patchset, ["--lr", "-1"], ["--lr", "positive"]),
         "budget lots": (patchset, ["--memory-budget", "lots"], ["--memory-budget", "lots"]),
