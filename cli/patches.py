@@ -106,6 +106,9 @@ def patches_command(
     z_range_nm: Annotated[Optional[str], _option("z_range_nm", callback=_low_high(float))
                           ] = None,
     normalize: Annotated[Optional[str], _option("normalize")] = None,
+    z_voxels: Annotated[Optional[int], _option("z_voxels")] = None,
+    global_factors: Annotated[Optional[str], _option(
+        "global_factors", callback=_low_high(float), metavar="OFFSET:SCALE")] = None,
     bin_size: Annotated[Optional[int], _option("bin_size")] = None,
     camera_offset: Annotated[Optional[float], _option("camera_offset")] = None,
     n_summed: Annotated[Optional[int], _option("n_summed")] = None,

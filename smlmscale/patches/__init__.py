@@ -13,18 +13,21 @@
   :mod:`~smlmscale.patches.counts_graph` (with :mod:`~smlmscale.io.rois`),
   :mod:`~smlmscale.patches.stacks` with :mod:`~smlmscale.patches.stacks_targets` /
   :mod:`~smlmscale.patches.stacks_graph` (``frames``: K-frame stacks at camera resolution
-  and per-pixel emitter maps, for ``locnet``).
+  and per-pixel emitter maps, for ``locnet``), :mod:`~smlmscale.patches.deepstorm3d` /
+  :mod:`~smlmscale.patches.deepstorm3d_graph` (Deep-STORM3D: camera-resolution patches and
+  the emitter maps the voxel grid is built from in the loss).
 - :mod:`~smlmscale.patches.run`: :func:`prepare_patches` / :func:`run_patches` (and
   :func:`make_patches`, both in one call), the orchestration;
   :mod:`~smlmscale.patches.writers`: parallel region writes or ordered appends.
 """
 
 from smlmscale.patches.deepstorm import DeepstormSettings
+from smlmscale.patches.deepstorm3d import Deepstorm3dSettings
 from smlmscale.patches.patchset import PatchSet, create_patchset, describe_patchset, open_patchset
 from smlmscale.patches.generators import GENERATORS, KINDS, Generator, generator
 from smlmscale.patches.run import (PatchesPlan, PatchesResult, PatchResult, make_patches,
                                    prepare_patches, run_patches)
 
-__all__ = ["DeepstormSettings", "GENERATORS", "Generator", "KINDS", "PatchResult", "PatchSet",
+__all__ = ["Deepstorm3dSettings", "DeepstormSettings", "GENERATORS", "Generator", "KINDS", "PatchResult", "PatchSet",
            "PatchesPlan", "PatchesResult", "create_patchset", "describe_patchset", "generator",
            "make_patches", "open_patchset", "prepare_patches", "run_patches"]

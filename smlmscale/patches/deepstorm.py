@@ -117,10 +117,11 @@ class DeepstormSettings(CandidateSettings):
     z_bins: int = setting(0, min=0, help="deepstorm 3D: target channels along z",
                           default_text="0: 2D")
     z_range_nm: tuple[float, float] = setting((-500.0, 500.0), unit="nm",
-                                              help="deepstorm 3D: LOW:HIGH z range")
+                                              help="LOW:HIGH z range of the --z-bins or voxels")
     normalize: str = setting("frame", choices=NORMALIZE,
                              help="Inputs projected to [0, 1] per frame (as predict does) "
-                                  "or per patch")
+                                  "or per patch (deepstorm3d: or global, by "
+                                  "--global-factors)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -186,6 +187,48 @@ def member_targets(members: pd.DataFrame, corners: pd.DataFrame, *, n: int,
                          n_channels=settings.target_shape[2], sigma_px=settings.target_sigma_px)
 
 
+def normalized_patches(block: np.ndarray, first_frame: int, corners: pd.DataFrame, *,
+                       size: int, normalize: str,
+                       global_factors: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """The planned patches ``corners`` cut from ``block`` and normalized, camera resolution.
+
+    Parameters
+    ----------
+    block : ndarray
+        ``(t, y, x)`` frames ``first_frame .. first_frame + t - 1``, ADU.
+    first_frame : int
+    corners : pandas.DataFrame
+        ``frame``, ``row0``, ``col0`` per patch (frames inside the block).
+    size : int
+        Patch side, camera px.
+    normalize : {"frame", "patch", "global"}
+        Each whole frame projected to ``[0, 1]`` before the cut; each patch projected;
+        or ``(ADU - global_factors[0]) / global_factors[1]`` (Deep-STORM3D's
+        ``global_factors``).
+    global_factors : tuple of float
+        ``(offset, scale)`` of ``"global"``, ADU.
+
+    Returns
+    -------
+    ndarray
+        ``(k, size, size)`` float32.
+    """
+    if normalize == "frame":
+        used = np.unique(corners["frame"].to_numpy() - first_frame)
+        frames = np.zeros(block.shape, dtype=np.float32)
+        frames[used] = normalize_patches(block[used])
+        block = frames
+    patches = cut_patches(block, corners["frame"].to_numpy() - first_frame,
+                          corners["row0"].to_numpy(), corners["col0"].to_numpy(), size)
+    if normalize == "patch":
+        return normalize_patches(patches)
+    if normalize == "global":
+        from smlmscale.patches.stacks import normalize_adu
+
+        return normalize_adu(patches, *global_factors)
+    return patches.astype(np.float32)
+
+
 def pairs_from_block(block: np.ndarray, first_frame: int, corners: pd.DataFrame,
                      members: pd.DataFrame, settings: DeepstormSettings
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -208,22 +251,13 @@ def pairs_from_block(block: np.ndarray, first_frame: int, corners: pd.DataFrame,
     inputs, targets : ndarray
         ``(k, H*u, W*u, 1)`` and ``(k, H*u, W*u, C)`` float32.
     """
-    k = len(corners)
-    if settings.normalize == "frame":
-        used = np.unique(corners["frame"].to_numpy() - first_frame)
-        frames = np.zeros(block.shape, dtype=np.float32)
-        frames[used] = normalize_patches(block[used])
-        block = frames
-    patches = cut_patches(block, corners["frame"].to_numpy() - first_frame,
-                          corners["row0"].to_numpy(), corners["col0"].to_numpy(),
-                          settings.patch_size_px)
-    if settings.normalize == "patch":
-        patches = normalize_patches(patches)
-    inputs = upsample_nearest(patches.astype(np.float32), settings.upsampling)[..., None]
-    targets = member_targets(members, corners, n=k, settings=settings)
+    patches = normalized_patches(block, first_frame, corners, size=settings.patch_size_px,
+                                 normalize=settings.normalize)
+    inputs = upsample_nearest(patches, settings.upsampling)[..., None]
+    targets = member_targets(members, corners, n=len(corners), settings=settings)
     return inputs, targets
 
 
 __all__ = ["CandidateSettings", "DeepstormSettings", "MIN_EMITTERS", "NORMALIZE", "WEIGHTS",
-           "cut_patches", "member_targets", "pairs_from_block", "spike_pixels",
-           "upsample_nearest"]
+           "cut_patches", "member_targets", "normalized_patches", "pairs_from_block",
+           "spike_pixels", "upsample_nearest"]

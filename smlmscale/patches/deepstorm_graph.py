@@ -23,7 +23,7 @@ import pandas as pd
 from smlmscale.patches.base import Generated, Runner, auto_chunk, chunk_sizes
 from smlmscale.patches.deepstorm import DeepstormSettings, pairs_from_block
 from smlmscale.patches.frames import FrameTable
-from smlmscale.patches.plan import members_of, plan_movie
+from smlmscale.patches.plan import Plan, members_of, plan_movie
 
 def normalization(settings) -> dict:
     """The ``normalization`` attribute of a deepstorm patch set (``mode`` is what predict reads)."""
@@ -63,9 +63,49 @@ def movie_blocks(movie, f0: int, f1: int) -> tuple[list, list[int]]:
     return list(blocks[first:last]), [int(b) for b in bounds[first:last]]
 
 
-def _pairs(blocks, starts, f0, f1, corners, plans, offsets, start, stop, settings):
+def _pairs(blocks, starts, f0, f1, corners, plans, offsets, start, stop, settings, pairs):
     members = _chunk_members(plans, offsets, start, stop)
-    return pairs_from_block(frames_of(blocks, starts, f0, f1), f0, corners, members, settings)
+    return pairs(frames_of(blocks, starts, f0, f1), f0, corners, members, settings)
+
+
+def pair_tasks(movie, plan: Plan, *, chunk: int, pairs, settings) -> tuple[list, list[int]]:
+    """One pair task per output chunk of ``chunk`` patches of a plan, and their sizes.
+
+    Each task calls ``pairs(block, first_frame, corners, members, settings)`` on the
+    movie chunks its patches lie in (whole Delayed chunks, shared by key) and the
+    emitters of its patches (selected from the persisted plan results).
+    """
+    import dask
+
+    plans, offsets, everything = plan.parts, plan.offsets, plan.corners
+    sizes = chunk_sizes(plan.n, chunk)
+    tasks, start = [], 0
+    for size in sizes:
+        stop = start + size
+        mine = everything.iloc[start:stop].reset_index(drop=True)
+        f0, f1 = int(mine["frame"].iloc[0]), int(mine["frame"].iloc[-1]) + 1
+        which = [i for i in range(len(plans)) if offsets[i] < stop and offsets[i + 1] > start]
+        blocks, starts = movie_blocks(movie, f0, f1)
+        tasks.append(dask.delayed(_pairs, pure=True)(
+            blocks, starts, f0, f1, mine, [plans[i] for i in which],
+            [int(offsets[i]) for i in which], start, stop, settings, pairs))
+        start = stop
+    return tasks, sizes
+
+
+def plan_patches(movie, table: FrameTable, runner: Runner, *, pixel_size_nm: float,
+                 settings, extra: tuple[str, ...]) -> Plan:
+    """:func:`~smlmscale.patches.plan.plan_movie` with the settings' patch size, candidates
+    per frame, emitters needed and seed."""
+    return plan_movie(movie, table, runner, pixel_size_nm=pixel_size_nm,
+                      size=settings.patch_size_px, per_frame=settings.per_frame,
+                      min_emitters=settings.min_emitters, seed=settings.seed, extra=extra)
+
+
+def empty_texts(settings) -> dict[str, str]:
+    """``empty_reason`` and ``empty_hint`` of a :class:`Generated` of random patches."""
+    return dict(empty_reason=f"no patch holds at least {settings.min_emitters} emitters",
+                empty_hint="lower --min-emitters, raise --per-frame or --patch-size")
 
 
 def build_deepstorm(movie, table: FrameTable, *, pixel_size_nm: float,
@@ -91,34 +131,18 @@ def build_deepstorm(movie, table: FrameTable, *, pixel_size_nm: float,
     Generated
         Planned: ``sizes`` known, tasks in patch order.
     """
-    import dask
-
     chunk = chunk or auto_chunk(settings.input_shape, settings.target_shape)
-    plan = plan_movie(movie, table, runner, pixel_size_nm=pixel_size_nm,
-                      size=settings.patch_size_px, per_frame=settings.per_frame,
-                      min_emitters=settings.min_emitters, seed=settings.seed,
-                      extra=settings.member_columns)
-    plans, offsets, everything = plan.parts, plan.offsets, plan.corners
-    sizes = chunk_sizes(int(offsets[-1]), chunk)
-    tasks, start = [], 0
-    for size in sizes:
-        stop = start + size
-        mine = everything.iloc[start:stop].reset_index(drop=True)
-        f0, f1 = int(mine["frame"].iloc[0]), int(mine["frame"].iloc[-1]) + 1
-        which = [i for i in range(len(plans)) if offsets[i] < stop and offsets[i + 1] > start]
-        blocks, starts = movie_blocks(movie, f0, f1)
-        tasks.append(dask.delayed(_pairs, pure=True)(
-            blocks, starts, f0, f1, mine, [plans[i] for i in which],
-            [int(offsets[i]) for i in which], start, stop, settings))
-        start = stop
+    plan = plan_patches(movie, table, runner, pixel_size_nm=pixel_size_nm, settings=settings,
+                        extra=settings.member_columns)
+    tasks, sizes = pair_tasks(movie, plan, chunk=chunk, pairs=pairs_from_block,
+                              settings=settings)
     return Generated(
         tasks=tasks, input_shape=settings.input_shape, target_shape=settings.target_shape,
-        sizes=sizes, chunk=chunk, held=plans,
+        sizes=sizes, chunk=chunk, held=plan.parts,
         attrs={"generator": "deepstorm", "params": settings.to_dict(),
                "upsampling": settings.upsampling, "normalization": normalization(settings),
-               "stats": {"localizations": int(table.n_rows)}},
-        empty_reason=f"no patch holds at least {settings.min_emitters} emitters",
-        empty_hint="lower --min-emitters, raise --per-frame or --patch-size")
+               "stats": {"localizations": int(table.n_rows)}}, **empty_texts(settings))
 
 
-__all__ = ["build_deepstorm", "frames_of", "movie_blocks"]
+__all__ = ["build_deepstorm", "empty_texts", "frames_of", "movie_blocks", "pair_tasks",
+           "plan_patches"]

@@ -20,6 +20,7 @@ from smlmscale.errors import InputError
 from smlmscale.patches.base import Generated
 from smlmscale.patches.counts import CountsSettings
 from smlmscale.patches.deepstorm import DeepstormSettings
+from smlmscale.patches.deepstorm3d import Deepstorm3dSettings
 from smlmscale.patches.fusion_graph import FusionSettings
 from smlmscale.patches.stacks import FramesSettings
 from smlmscale.patches.summed import CARRIED, SummedSettings
@@ -196,6 +197,14 @@ def _build_frames(movie, table, *, pixel_size_nm, settings, chunk, runner, store
                         chunk=chunk, runner=runner, store=store), None
 
 
+def _build_deepstorm3d(movie, table, *, pixel_size_nm, settings, chunk, runner, store=None,
+                       **_):
+    from smlmscale.patches.deepstorm3d_graph import build_deepstorm3d
+
+    return build_deepstorm3d(movie, table, pixel_size_nm=pixel_size_nm, settings=settings,
+                             chunk=chunk, runner=runner, store=store), None
+
+
 def _export_summed(raw, out, *, runner):
     from smlmscale.patches.summed_export import write_summed_export
 
@@ -227,6 +236,10 @@ GENERATORS: dict[str, Generator] = _registry(
               carried=("z_nm",), check=_check_frames,
               summary="locnet: K-frame stacks at camera resolution, emitter maps of the "
                       "centre frame (3D with a z_nm column)"),
+    Generator("deepstorm3d", Deepstorm3dSettings, _build_deepstorm3d,
+              columns=("x_nm", "y_nm", "z_nm"), carried=("photons",), check=_check_patch_size,
+              summary="Deep-STORM3D: camera-resolution patches, their emitters for a 3D "
+                      "voxel grid of --z-voxels slices (needs z_nm)"),
 )
 
 #: The generator names, in registration order (``--kind`` values).

@@ -160,12 +160,15 @@ def test_help_defaults_come_from_the_settings():
     shown = runner.invoke(app, ["patches", "--help"], env={"COLUMNS": "250"}).output
     text = " ".join(shown.split())
     assert f"about {CHUNK_BYTES / 2**20:g} MiB of pairs" in text
-    for words in ("Patch side, camera px [26; frames 40].", "Upsampling factor [8].",
+    for words in ("Patch side, camera px [26; frames 40; deepstorm3d 64].",
+                  "Upsampling factor [8; deepstorm3d 4].",
                   "Keep patches with at least this many emitters [1; summed 2].",
                   "Patches summed into one [10].", "DBSCAN eps, nm [half a pixel].",
                   "deepstorm and summed options", "counts options", "--keep-empty",
                   "frames options", "Frames per input stack, centred on the target frame [3].",
-                  "deepstorm, summed and frames options"):
+                  "deepstorm, summed, frames and deepstorm3d options",
+                  "deepstorm, summed and deepstorm3d options", "deepstorm3d options",
+                  "voxels along z (D) of the target grid [121]."):
         assert words in text, words
 
 

@@ -11,6 +11,7 @@ from smlmscale.patches import (GENERATORS, KINDS, PatchesPlan, generator, make_p
                                open_patchset, prepare_patches, run_patches)
 from smlmscale.patches.counts import CountsSettings
 from smlmscale.patches.deepstorm import DeepstormSettings
+from smlmscale.patches.deepstorm3d import Deepstorm3dSettings
 from smlmscale.patches.fusion_graph import FusionSettings
 from smlmscale.patches.run import check_kind, default_settings
 from smlmscale.patches.stacks import FramesSettings
@@ -23,10 +24,11 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_one_record_per_kind():
-    assert KINDS == ("deepstorm", "fusion", "summed", "counts", "frames") == tuple(GENERATORS)
+    assert KINDS == ("deepstorm", "fusion", "summed", "counts", "frames",
+                     "deepstorm3d") == tuple(GENERATORS)
     assert [generator(k).settings for k in KINDS] == [DeepstormSettings, FusionSettings,
                                                       SummedSettings, CountsSettings,
-                                                      FramesSettings]
+                                                      FramesSettings, Deepstorm3dSettings]
     assert [k for k in KINDS if not generator(k).planned] == ["fusion"]
     assert [k for k in KINDS if generator(k).rois] == ["counts"]
     assert [k for k in KINDS if generator(k).export is not None] == ["summed"]
