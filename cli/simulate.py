@@ -8,6 +8,7 @@ tables below: their type, help and shown default come from the settings field.
 from __future__ import annotations
 
 import inspect
+import os
 import types
 import typing
 from pathlib import Path
@@ -55,6 +56,10 @@ _MOVIE_OPTIONS = {
     "baseline": ("--baseline", "camera.baseline_adu", _CAMERA),
     "read_noise": ("--read-noise", "camera.read_noise_e", _CAMERA),
     "read_noise_max": ("--read-noise-max", "camera.read_noise_max_e", _CAMERA),
+    "background_per_frame": ("--background-per-frame/--background-per-movie",
+                             "background.nonuniform_per_frame", _CAMERA),
+    "baseline_range": ("--baseline-range", "camera.baseline_range_adu", _CAMERA),
+    "shot_noise": ("--shot-noise/--no-shot-noise", "camera.shot_noise", _CAMERA),
     "chunk_frames": ("--chunk-frames", "chunk_frames", _OUTPUT),
     "dtype": ("--dtype", "dtype", _OUTPUT),
 }
@@ -136,8 +141,16 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def is_psf_file(value: str) -> bool:
+    """Whether ``--psf VALUE`` names a PSF file: an existing PSF store, or ``*.zarr``."""
+    from smlmscale.psf.store import is_psf_store
+
+    return value.rstrip("/\\").lower().endswith(".zarr") or is_psf_store(value)
+
+
 def movie_overrides(given: dict[str, Any]) -> dict[str, Any]:
-    """Nested movie parameters from the options that were given (not None)."""
+    """Nested movie parameters from the options that were given (not None); ``--psf FILE``
+    sets ``psf.model: file`` and ``psf.file``, ``--psf MODEL`` clears ``psf.file``."""
     if given.get("density") is not None and given.get("emitters_per_frame") is not None:
         raise InputError("give --density or --emitters-per-frame, not both")
     if given.get("photons_gamma") is not None and given.get("photons_uniform") is not None:
@@ -146,6 +159,10 @@ def movie_overrides(given: dict[str, Any]) -> dict[str, Any]:
             **{k: v[1] for k, v in _SHARED_OPTIONS.items()}}
     flat = {keys[k]: list(v) if isinstance(v, tuple) else v
             for k, v in given.items() if k in keys and v is not None}
+    if given.get("psf") is not None:
+        psf = given["psf"]
+        flat["psf.file"] = os.path.abspath(psf) if is_psf_file(psf) else None
+        flat["psf.model"] = "file" if flat["psf.file"] is not None else psf
     if given.get("photons_gamma") is not None:
         shape, scale = given["photons_gamma"]
         flat.update({"photons.distribution": "gamma", "photons.gamma_shape": shape,
@@ -217,7 +234,7 @@ def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite) -> N
     settings = (load_settings(params, overrides) if params is not None
                 else MovieSettings.from_mapping(overrides))
     if given.get("z_range") is not None and not settings.psf.is_3d:
-        raise InputError("--z-range needs --psf astigmatic")
+        raise InputError("--z-range needs --psf astigmatic or a PSF file")
     plan = prepare_simulate(output, settings=settings, truth_path=truth, tiff=tiff,
                             tiff_frames_per_file=tiff_frames, overwrite=overwrite,
                             command=command_line())
@@ -226,7 +243,7 @@ def _movie(ctx, output, params, given, truth, tiff, tiff_frames, overwrite) -> N
     t, h, w = result.shape
     extra = f", {len(result.tiff_paths)} TIFF file(s)" if result.tiff_paths else ""
     say(ctx, f"wrote {result.path}: {t} frames of {h}x{w} {result.dtype} "
-             f"({settings.psf.model} PSF, {settings.structure.kind}), "
+             f"({settings.psf.label}, {settings.structure.kind}), "
              f"{result.n_emitters} emitter-frames ({result.emitters_per_frame:.1f} per frame) "
              f"in {result.truth_path}{extra}; {result.seconds:.1f} s "
              f"({result.frames_per_s:.0f} frames/s)")

@@ -10,16 +10,20 @@ Movies (:func:`simulate_movie`, settings :class:`MovieSettings`)
    consecutive frames at a mean density per um^2, or Deep-STORM3D's independent
    frames with a uniform emitter count in a range; gamma or uniform photons per
    emitter and frame.
-3. **Image** (:mod:`~smlmscale.simulate.psf`, :mod:`~smlmscale.simulate.spectral`):
-   pixel-integrated Gaussians (astigmatic widths from a defocus curve for 3D),
+3. **Image** (:mod:`~smlmscale.simulate.psf`, :mod:`~smlmscale.simulate.psf_file`,
+   :mod:`~smlmscale.simulate.spectral`): pixel-integrated Gaussians (astigmatic
+   widths from a defocus curve for 3D) or the spots of a PSF file's model
+   (``psf.model: file``: a pupil model with a phase mask, or a measured bead),
    plus each emitter's dispersed spectrum in a spectral channel; on a uniform
-   plus super-Gaussian background.
+   plus super-Gaussian background (once per movie, or per frame).
 4. **Camera** (:mod:`~smlmscale.simulate.camera`): Poisson shot noise after QE,
    EMCCD gain with excess noise, Gaussian read noise (uniform or non-uniform),
    conversion to ADU, baseline, rounding and clipping to the dtype.
 
 Normalization (Deep-STORM3D's ``project_01`` / global factors) is not part of
-the camera: movies are raw ADU, and normalization is a preprocessing step.
+the camera: movies are raw ADU, and normalization is a preprocessing step
+(``preprocess normalize``) or what a patch generator applies
+(:mod:`smlmscale.kernels.normalize`).
 
 **Detection threshold.** Emitters below ``photons.threshold`` are rendered
 (they are physically there) and kept in the truth with ``detectable = 0``;
@@ -33,7 +37,8 @@ and a fixed unit that does not depend on Dask chunks:
 ``SeedSequence(seed, spawn_key=(stream, index))`` with the streams of
 :mod:`~smlmscale.simulate.structures`: sites (once), the background/read-noise
 maps (once), blinking on-runs per block of 256 frames, emitter counts per frame
-(independent-frames mode) and camera noise per frame. A chunk of frames derives
+(independent-frames mode), camera noise per frame, and (opt-in) the background map
+and the baseline per frame. A chunk of frames derives
 everything it needs from these, so the same seed gives the same movie and truth,
 bit for bit, for any chunking, scheduler or number of workers.
 

@@ -77,12 +77,34 @@ def nonuniform_shape(rng: np.random.Generator, shape: tuple[int, int],
     return g, float(jitter[2])
 
 
+def field_maps(rng: np.random.Generator, shape: tuple[int, int], background: BackgroundSettings,
+               camera: CameraSettings) -> tuple[np.ndarray, np.ndarray | float]:
+    """One draw of the background and read-noise maps (:func:`nonuniform_shape`).
+
+    Returns
+    -------
+    background : numpy.ndarray
+        ``(height, width)`` float64 expected background photons per pixel:
+        ``photons_per_px + nonuniform_photons * amplitude * g``.
+    read_noise_e : numpy.ndarray or float
+        Read-noise sigma, e-: ``read_noise_e``, or with ``read_noise_max_e`` rising from
+        it to that value as ``g`` goes from 0 to 1 (per pixel).
+    """
+    g, amplitude = nonuniform_shape(rng, shape, background)
+    photons = background.photons_per_px + background.nonuniform_photons * amplitude * g
+    read_noise: np.ndarray | float = camera.read_noise_e
+    if camera.read_noise_max_e is not None:
+        read_noise = camera.read_noise_e + (camera.read_noise_max_e - camera.read_noise_e) * g
+    return photons, read_noise
+
+
 #: Pixels per strip of :func:`expose_frame` (64 KiB of float64: no fresh memory mappings).
 STRIP_PX = 8192
 
 
 def expose_frame(out: np.ndarray, rng: np.random.Generator, photons: np.ndarray,
-                 camera: CameraSettings, read_noise_e: np.ndarray | float) -> np.ndarray:
+                 camera: CameraSettings, read_noise_e: np.ndarray | float, *,
+                 baseline_adu: float | None = None) -> np.ndarray:
     """:func:`expose` a frame strip by strip of rows into ``out`` (its dtype); returns ``out``.
 
     The draws for each strip follow each other in ``rng``, so a frame's noise
@@ -94,19 +116,21 @@ def expose_frame(out: np.ndarray, rng: np.random.Generator, photons: np.ndarray,
     for r0 in range(0, height, rows):
         strip = slice(r0, min(height, r0 + rows))
         out[strip] = expose(rng, photons[strip], camera, read[strip] if read.ndim else read,
-                            out.dtype)
+                            out.dtype, baseline_adu=baseline_adu)
     return out
 
 
 def expose(rng: np.random.Generator, photons: np.ndarray, camera: CameraSettings,
-           read_noise_e: np.ndarray | float, dtype: np.dtype | str) -> np.ndarray:
+           read_noise_e: np.ndarray | float, dtype: np.dtype | str, *,
+           baseline_adu: float | None = None) -> np.ndarray:
     """Camera counts (ADU) of one exposure of an expected photon image.
 
     ``electrons = Poisson(qe * photons)``; with EM gain ``G > 1`` they become
     ``Gamma(electrons, G)`` (0 for 0), whose variance doubles that of the
     amplified shot noise (excess noise factor 2); then ``+ N(0, read_noise_e^2)``,
     ``/ e_per_adu + baseline_adu``, rounded to the nearest count and clipped to
-    the range of an integer ``dtype`` (float32 keeps the fractional value).
+    the range of an integer ``dtype`` (float32 keeps the fractional value). Without
+    ``camera.shot_noise`` the electrons are ``qe * photons`` (and ``G`` times that).
 
     Parameters
     ----------
@@ -117,24 +141,27 @@ def expose(rng: np.random.Generator, photons: np.ndarray, camera: CameraSettings
     read_noise_e : float or numpy.ndarray
         Read-noise standard deviation in e-, scalar or per pixel.
     dtype : numpy dtype
+    baseline_adu : float, optional
+        This exposure's baseline, ADU, instead of ``camera.baseline_adu``.
 
     Returns
     -------
     numpy.ndarray
         Same shape as ``photons``, of ``dtype``.
     """
-    electrons = rng.poisson(camera.qe * photons)
-    if camera.em_gain > 1.0:
-        signal = rng.gamma(electrons, camera.em_gain)  # a shape of 0 gives 0
+    if not camera.shot_noise:
+        signal = (camera.qe * camera.em_gain) * np.asarray(photons, np.float64)
+    elif camera.em_gain > 1.0:
+        signal = rng.gamma(rng.poisson(camera.qe * photons), camera.em_gain)  # shape 0: 0
     else:
-        signal = electrons.astype(np.float64)
+        signal = rng.poisson(camera.qe * photons).astype(np.float64)
     if np.any(np.asarray(read_noise_e) > 0):
         noise = rng.standard_normal(photons.shape, dtype=np.float32)
         signal += noise * np.asarray(read_noise_e, dtype=np.float64)
     adu = signal
     if camera.e_per_adu != 1.0:
         adu /= camera.e_per_adu
-    adu += camera.baseline_adu
+    adu += camera.baseline_adu if baseline_adu is None else baseline_adu
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return adu.astype(dtype)

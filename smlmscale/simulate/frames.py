@@ -7,8 +7,10 @@ the movie agree by construction, and frame ``f`` of any range is the same
 array, bit for bit, whatever the range (see :mod:`smlmscale.simulate` for the
 random streams).
 
-The per-movie model (sites, background and read-noise maps, PSF window sizes)
-is derived from the seed alone and cached in each process (:func:`movie_model`).
+The per-movie model (sites, background and read-noise maps, PSF window sizes, the
+PSF file's model) is derived from the seed alone and cached in each process
+(:func:`movie_model`); per-frame maps and baselines (opt-in) come from per-frame
+streams (:func:`frame_field`, :func:`frame_baseline`).
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from smlmscale.simulate.blinking import Active, active_emitters
-from smlmscale.simulate.camera import expose_frame, nonuniform_shape
+from smlmscale.simulate.camera import expose_frame, field_maps
 from smlmscale.simulate.psf import (SpotCanvas, astigmatic_sigmas, half_window_px,
                                     max_defocus_factor)
+from smlmscale.simulate.psf_file import FileSpots, blur_range_nm, open_psf
 from smlmscale.simulate.settings import MovieSettings
 from smlmscale.simulate.spectral import spectrum_spots
-from smlmscale.simulate.structures import STREAM_FIELD, STREAM_NOISE, Sites, make_sites, stream
+from smlmscale.simulate.structures import (STREAM_FIELD, STREAM_FRAME_BASELINE,
+                                           STREAM_FRAME_FIELD, STREAM_NOISE, Sites, make_sites,
+                                           stream)
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,16 @@ class MovieModel:
     ----------
     sites : Sites
     background : numpy.ndarray
-        ``(height, width)`` expected background photons per pixel and frame.
+        ``(height, width)`` expected background photons per pixel and frame (of every
+        frame, unless ``background.nonuniform_per_frame``: see :func:`frame_field`).
     read_noise_e : numpy.ndarray or float
         Read-noise standard deviation, e-, per pixel or uniform.
     half_x, half_y : int
         PSF window half widths, px (from the largest sigma of the movie).
     spectrum_half_x : int
         Spectral spot window half width along x, px.
+    psf : PsfModel or None
+        The PSF file's model (``psf.model: file``), opened in this process.
     """
 
     sites: Sites
@@ -52,61 +61,97 @@ class MovieModel:
     half_x: int
     half_y: int
     spectrum_half_x: int
+    psf: Any = None
 
 
 @functools.lru_cache(maxsize=4)
 def movie_model(settings: MovieSettings) -> MovieModel:
     """The movie's sites and field maps (cached per process; do not modify the arrays)."""
-    shape = settings.size_px
-    g, amplitude = nonuniform_shape(stream(settings.seed, STREAM_FIELD), shape,
-                                    settings.background)
-    bg = settings.background
-    background = bg.photons_per_px + bg.nonuniform_photons * amplitude * g
-    camera = settings.camera
-    read_noise: np.ndarray | float = camera.read_noise_e
-    if camera.read_noise_max_e is not None:
-        read_noise = camera.read_noise_e + (camera.read_noise_max_e - camera.read_noise_e) * g
-        read_noise.setflags(write=False)
-    background.setflags(write=False)
+    background, read_noise = field_maps(stream(settings.seed, STREAM_FIELD), settings.size_px,
+                                        settings.background, settings.camera)
+    for array in (background, read_noise):
+        if isinstance(array, np.ndarray):
+            array.setflags(write=False)
     psf = settings.psf
+    model = open_psf(psf.file) if psf.from_file else None
     widening = 1.0
-    if psf.is_3d:
+    if psf.model == "astigmatic":
         widening = max_defocus_factor(psf.z_range_nm, focal_offset_nm=psf.focal_offset_nm,
                                       depth_of_focus_nm=psf.depth_of_focus_nm, a=psf.astig_a,
                                       b=psf.astig_b) * 1.001
     max_sigma_px = psf.sigma_nm_range[1] * widening / settings.pixel_size_nm
     half = half_window_px(max_sigma_px)
     spectrum_half = half_window_px(math.hypot(settings.spectral.width_px, max_sigma_px))
-    return MovieModel(sites=make_sites(settings), background=background,
-                      read_noise_e=read_noise, half_x=half, half_y=half,
-                      spectrum_half_x=spectrum_half)
+    sites = make_sites(settings, sigma_nm_range=None if model is None else blur_range_nm(model))
+    return MovieModel(sites=sites, background=background, read_noise_e=read_noise,
+                      half_x=half, half_y=half, spectrum_half_x=spectrum_half, psf=model)
 
 
-def _columns(settings: MovieSettings, model: MovieModel, active: Active) -> dict[str, np.ndarray]:
+def frame_field(settings: MovieSettings, model: MovieModel, frame: int
+                ) -> tuple[np.ndarray, np.ndarray | float]:
+    """The background photons and read-noise maps of one frame: the movie's, or with
+    ``background.nonuniform_per_frame`` a draw of their own from
+    ``(seed, STREAM_FRAME_FIELD, frame)`` (:func:`~smlmscale.simulate.camera.field_maps`)."""
+    if not settings.background.nonuniform_per_frame:
+        return model.background, model.read_noise_e
+    return field_maps(stream(settings.seed, STREAM_FRAME_FIELD, frame), settings.size_px,
+                      settings.background, settings.camera)
+
+
+def frame_baseline(settings: MovieSettings, frame: int) -> float | None:
+    """The baseline of one frame, ADU, uniform in ``camera.baseline_range_adu`` from
+    ``(seed, STREAM_FRAME_BASELINE, frame)``; None (``camera.baseline_adu``) without one."""
+    span = settings.camera.baseline_range_adu
+    if span is None:
+        return None
+    return float(stream(settings.seed, STREAM_FRAME_BASELINE, frame).uniform(*span))
+
+
+def _background_at(settings: MovieSettings, model: MovieModel, frame: np.ndarray,
+                   x_nm: np.ndarray, y_nm: np.ndarray) -> np.ndarray:
+    """Expected background photons at each emitter's pixel in its frame."""
+    px = settings.pixel_size_nm
+    height, width = settings.size_px
+    row = np.clip(np.floor(y_nm / px).astype(np.int64), 0, height - 1)
+    col = np.clip(np.floor(x_nm / px).astype(np.int64), 0, width - 1)
+    if not settings.background.nonuniform_per_frame:
+        return model.background[row, col]
+    out = np.empty(len(frame))
+    starts = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1]]) if len(frame) else []
+    for lo, hi in zip(starts, [*starts[1:], len(frame)]):
+        out[lo:hi] = frame_field(settings, model, int(frame[lo]))[0][row[lo:hi], col[lo:hi]]
+    return out
+
+
+def _columns(settings: MovieSettings, model: MovieModel, active: Active, *,
+             background: bool = True) -> dict[str, np.ndarray]:
     """Per-emitter values of the active rows (positions, widths, background...)."""
     sites, site = model.sites, active.site
     px = settings.pixel_size_nm
+    psf = settings.psf
+    astigmatic = psf.model == "astigmatic"
     cols: dict[str, np.ndarray] = {"frame": active.frame, "x_nm": sites.x_nm[site],
                                    "y_nm": sites.y_nm[site]}
     sigma0 = sites.sigma_nm[site]
-    if settings.psf.is_3d:
-        psf = settings.psf
+    sigma_x = sigma_y = sigma0
+    if psf.is_3d:
         cols["z_nm"] = sites.z_nm[site]
+    if astigmatic:
         sigma_x, sigma_y = astigmatic_sigmas(cols["z_nm"], sigma0,
                                              focal_offset_nm=psf.focal_offset_nm,
                                              depth_of_focus_nm=psf.depth_of_focus_nm,
                                              a=psf.astig_a, b=psf.astig_b)
-    else:
-        sigma_x = sigma_y = sigma0
     cols["photons"] = active.photons
-    height, width = settings.size_px
-    row = np.clip(np.floor(cols["y_nm"] / px).astype(np.int64), 0, height - 1)
-    col = np.clip(np.floor(cols["x_nm"] / px).astype(np.int64), 0, width - 1)
-    cols["background"] = model.background[row, col]
-    cols["sigma_nm"] = np.sqrt(sigma_x * sigma_y) if settings.psf.is_3d else sigma0
+    if background:
+        cols["background"] = _background_at(settings, model, active.frame, cols["x_nm"],
+                                            cols["y_nm"])
+    if psf.from_file:
+        cols["blur_sigma_nm"] = sigma0
+    else:
+        cols["sigma_nm"] = np.sqrt(sigma_x * sigma_y) if astigmatic else sigma0
     cols["emitter"] = site
     cols["detectable"] = (active.photons >= settings.photons.threshold).astype(np.int64)
-    if settings.psf.is_3d:
+    if astigmatic:
         cols["sigma_x_nm"], cols["sigma_y_nm"] = sigma_x, sigma_y
     if settings.spectral.enabled:
         centre, _, _ = spectrum_spots(cols["x_nm"] / px, sigma_x / px,
@@ -123,10 +168,11 @@ def truth_rows(settings: MovieSettings, t0: int, t1: int) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Canonical columns ``frame`` (0-based), ``x_nm``, ``y_nm`` (pixel-corner
-        origin), ``z_nm`` (astigmatic movies), ``photons`` (reaching the camera,
-        before QE), ``background`` (expected photons/px at the emitter's pixel),
-        ``sigma_nm`` (PSF standard deviation; astigmatic: geometric mean of the
-        x and y widths at the emitter's z); extra columns ``emitter`` (site id),
+        origin), ``z_nm`` (astigmatic and PSF-file movies), ``photons`` (reaching
+        the camera, before QE), ``background`` (expected photons/px at the emitter's
+        pixel in its frame), ``sigma_nm`` (PSF standard deviation; astigmatic:
+        geometric mean of the x and y widths at the emitter's z) or, with a PSF file,
+        ``blur_sigma_nm`` (the Gaussian blur of its spot); extra columns ``emitter`` (site id),
         ``detectable`` (1 if photons >= the detection threshold),
         ``sigma_x_nm``/``sigma_y_nm`` (astigmatic), ``spectrum_x_nm`` (spectral:
         x of the spectrum's peak). Ordered by frame, then emitter.
@@ -137,9 +183,11 @@ def truth_rows(settings: MovieSettings, t0: int, t1: int) -> pd.DataFrame:
 
 def truth_columns(settings: MovieSettings) -> dict[str, np.dtype]:
     """Columns and dtypes of :func:`truth_rows`, in order."""
-    names = ["frame", "x_nm", "y_nm"] + (["z_nm"] if settings.psf.is_3d else []) + [
-        "photons", "background", "sigma_nm", "emitter", "detectable"]
-    if settings.psf.is_3d:
+    psf = settings.psf
+    names = ["frame", "x_nm", "y_nm"] + (["z_nm"] if psf.is_3d else []) + [
+        "photons", "background", "blur_sigma_nm" if psf.from_file else "sigma_nm", "emitter",
+        "detectable"]
+    if psf.model == "astigmatic":
         names += ["sigma_x_nm", "sigma_y_nm"]
     if settings.spectral.enabled:
         names.append("spectrum_x_nm")
@@ -160,7 +208,8 @@ def expected_photons(settings: MovieSettings, t0: int, t1: int, *, background: b
     painter = _Painter(settings, model)
     out = np.empty((t1 - t0, *settings.size_px))
     for i, rows in _frame_slices(spots["frame"], t0, t1):
-        painter.paint(out[i], spots, rows, background=background)
+        field = frame_field(settings, model, t0 + i)[0] if background else None
+        painter.paint(out[i], spots, rows, background=field)
     return out
 
 
@@ -175,9 +224,12 @@ def render_frames(settings: MovieSettings, t0: int, t1: int) -> np.ndarray:
     out = np.empty((t1 - t0, *settings.size_px), dtype=settings.dtype)
     image = np.empty(settings.size_px)
     for i, rows in _frame_slices(spots["frame"], t0, t1):
-        painter.paint(image, spots, rows, background=True)
-        rng = stream(settings.seed, STREAM_NOISE, t0 + i)
-        expose_frame(out[i], rng, image, settings.camera, model.read_noise_e)
+        frame = t0 + i
+        field, read_noise = frame_field(settings, model, frame)
+        painter.paint(image, spots, rows, background=field)
+        rng = stream(settings.seed, STREAM_NOISE, frame)
+        expose_frame(out[i], rng, image, settings.camera, read_noise,
+                     baseline_adu=frame_baseline(settings, frame))
     return out
 
 
@@ -186,18 +238,25 @@ class _Painter:
 
     def __init__(self, settings: MovieSettings, model: MovieModel) -> None:
         self.settings, self.model = settings, model
-        self.spots = SpotCanvas(settings.size_px, model.half_x, model.half_y)
+        self.file = None if model.psf is None else FileSpots(model.psf)
+        self.spots = None if self.file is not None else \
+            SpotCanvas(settings.size_px, model.half_x, model.half_y)
         self.spectra = SpotCanvas(settings.size_px, model.spectrum_half_x, model.half_y) \
             if settings.spectral.enabled else None
 
     def paint(self, image: np.ndarray, spot: dict[str, np.ndarray], rows: slice, *,
-              background: bool) -> np.ndarray:
-        if background:
-            np.copyto(image, self.model.background)
+              background: np.ndarray | None) -> np.ndarray:
+        """One frame's emitters (``rows`` of ``spot``) on ``background`` (None: 0)."""
+        if background is not None:
+            np.copyto(image, background)
         else:
             image.fill(0.0)
-        self.spots.add(image, spot["x"][rows], spot["y"][rows], spot["sx"][rows],
-                       spot["sy"][rows], spot["photons"][rows])
+        if self.file is not None:
+            self.file.add(image, spot["x"][rows], spot["y"][rows], spot["z"][rows],
+                          spot["blur"][rows], spot["photons"][rows])
+        else:
+            self.spots.add(image, spot["x"][rows], spot["y"][rows], spot["sx"][rows],
+                           spot["sy"][rows], spot["photons"][rows])
         if self.spectra is not None:
             self.spectra.add(image, spot["spec_x"][rows], spot["y"][rows],
                              spot["spec_sx"][rows], spot["sy"][rows], spot["spec_photons"][rows])
@@ -206,10 +265,13 @@ class _Painter:
 
 def _spot_columns(settings: MovieSettings, model: MovieModel, active: Active
                   ) -> dict[str, np.ndarray]:
-    cols = _columns(settings, model, active)
+    cols = _columns(settings, model, active, background=False)
     px = settings.pixel_size_nm
     spot = {"frame": cols["frame"], "x": cols["x_nm"] / px, "y": cols["y_nm"] / px,
             "photons": cols["photons"]}
+    if settings.psf.from_file:
+        spot["z"], spot["blur"] = cols["z_nm"], cols["blur_sigma_nm"] / px
+        return spot
     if settings.psf.is_3d:
         spot["sx"], spot["sy"] = cols["sigma_x_nm"] / px, cols["sigma_y_nm"] / px
     else:

@@ -163,10 +163,15 @@ def prepare_simulate(output: str | os.PathLike, *, settings: MovieSettings,
     InputError
         An output exists without ``overwrite`` (or is a folder where a file is written),
         its folder does not exist, the truth table is not ``*.parquet``, another
-        command's interrupted run is in ``OUT.partial``, or ``tiff_frames_per_file < 1``.
+        command's interrupted run is in ``OUT.partial``, or ``tiff_frames_per_file < 1``;
+        a PSF file that is missing or does not cover the settings
+        (:func:`~smlmscale.simulate.psf_file.check_psf_file`).
     """
+    from smlmscale.simulate.psf_file import check_psf_file
+
     if not isinstance(settings, MovieSettings):
         raise InputError(f"settings must be MovieSettings, got {type(settings).__name__}")
+    check_psf_file(settings)
     if tiff_frames_per_file is not None and tiff_frames_per_file < 1:
         raise InputError(f"{{flag}} must be at least 1, got {tiff_frames_per_file}",
                          param="tiff_frames_per_file", flag="--tiff-frames")

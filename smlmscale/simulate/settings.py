@@ -85,6 +85,9 @@ class MovieSettings(SimulationSettings):
             raise InputError(f"emitters.per_frame_range asks for up to "
                              f"{self.emitters.per_frame_range[1]} emitters in a frame but there "
                              f"are only {self.n_sites} sites", hint="raise structure.n_sites")
+        if self.spectral.enabled and self.psf.from_file:
+            raise InputError("the spectral channel needs a Gaussian or astigmatic PSF, not a "
+                             "PSF file", hint="drop --spectral or --psf FILE")
         height, width = self.field_px
         if width <= 0:
             raise InputError(
@@ -98,11 +101,16 @@ class MovieSettings(SimulationSettings):
                      source: str | os.PathLike | None = None) -> MovieSettings:
         """Settings from a nested mapping; a part left empty (``psf:``) keeps its defaults.
 
-        See :meth:`smlmscale.settings.Settings.from_mapping`.
+        With a PSF file (``psf: {file: ...}``), ``psf.model`` is ``file`` and the pixel
+        size and z range default to the file's
+        (:func:`~smlmscale.simulate.psf_file.psf_file_defaults`). See
+        :meth:`smlmscale.settings.Settings.from_mapping`.
         """
+        from smlmscale.simulate.psf_file import psf_file_defaults
+
         parts = {"structure", "emitters", "photons", "psf", "background", "camera", "spectral"}
         data = {k: v for k, v in (data or {}).items() if not (k in parts and v is None)}
-        return super().from_mapping(data, source=source)
+        return super().from_mapping(psf_file_defaults(data), source=source)
 
     @property
     def height_px(self) -> int:

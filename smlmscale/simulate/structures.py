@@ -18,6 +18,8 @@ from smlmscale.simulate.settings import MovieSettings, StructureSettings
 
 #: Spawn keys of the independent random streams of a movie (see smlmscale.simulate).
 STREAM_SITES, STREAM_FIELD, STREAM_RUNS, STREAM_FRAME_EMITTERS, STREAM_NOISE = range(5)
+#: Per-frame streams of the opt-in per-frame background map and baseline.
+STREAM_FRAME_FIELD, STREAM_FRAME_BASELINE = 5, 6
 #: Segment length of the worm-like chains, nm.
 CHAIN_STEP_NM = 20.0
 
@@ -36,7 +38,8 @@ class Sites:
     x_nm, y_nm, z_nm : numpy.ndarray
         float64 positions in nm (``z_nm`` is 0 for 2D movies).
     sigma_nm : numpy.ndarray
-        float64 in-focus PSF standard deviation of each site (finite emitter size), nm.
+        float64 in-focus PSF standard deviation of each site (finite emitter size), nm;
+        with a PSF file, the Gaussian blur of its spots.
     spectral_peak_px : numpy.ndarray
         float64 spectral peak position inside the spectral box, px (spectral movies;
         zeros otherwise).
@@ -177,8 +180,17 @@ def _uniform(rng, n, field_nm, z_range, structure, is_3d) -> np.ndarray:
 _SITE_MAKERS = {"uniform": _uniform, "filaments": _filaments, "clusters": _clusters}
 
 
-def make_sites(settings: MovieSettings) -> Sites:
-    """All fluorophore sites of a movie, from its seed alone (stream ``STREAM_SITES``)."""
+def make_sites(settings: MovieSettings, *, sigma_nm_range: tuple[float, float] | None = None
+               ) -> Sites:
+    """All fluorophore sites of a movie, from its seed alone (stream ``STREAM_SITES``).
+
+    Parameters
+    ----------
+    settings : MovieSettings
+    sigma_nm_range : (float, float), optional
+        The range each site's ``sigma_nm`` is drawn from, nm, instead of
+        ``psf.sigma_nm_range`` (a PSF file's blur range); the draws are the same.
+    """
     rng = stream(settings.seed, STREAM_SITES)
     structure, psf = settings.structure, settings.psf
     height_px, width_px = settings.field_px
@@ -186,7 +198,7 @@ def make_sites(settings: MovieSettings) -> Sites:
     z_range = psf.z_range_nm if psf.is_3d else (0.0, 0.0)
     n = settings.n_sites
     xyz = _SITE_MAKERS[structure.kind](rng, n, field_nm, z_range, structure, psf.is_3d)
-    sigma = rng.uniform(*psf.sigma_nm_range, n)
+    sigma = rng.uniform(*(sigma_nm_range or psf.sigma_nm_range), n)
     peak = rng.uniform(*settings.spectral.peak_range_px, n) if settings.spectral.enabled \
         else np.zeros(n)
     return Sites(x_nm=np.ascontiguousarray(xyz[:, 0]), y_nm=np.ascontiguousarray(xyz[:, 1]),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -127,3 +131,82 @@ def test_help_defaults_come_from_the_settings():
     assert helps["--z-range"].endswith("nm [-600:600].")
     text = runner.invoke(app, ["simulate", "--help"]).output
     assert "MIN MAX" in text and "--no-spectral" in text
+
+
+@pytest.fixture(scope="module")
+def psf_file(tmp_path_factory):
+    from tests.simulate.helpers import tiny_psf_file
+
+    return tiny_psf_file(tmp_path_factory.mktemp("psf") / "tetrapod.psf.zarr")
+
+
+def test_the_issues_psf_command_line(tmp_path, scheduler, psf_file):
+    """Independent frames (the seed's num_particles_range) from a PSF file: its pixel
+    size and z range are taken when not given."""
+    out = tmp_path / "sim3d.zarr"
+    result = _run(scheduler, "-o", out, "--psf", psf_file, "--emitters-per-frame", 1, 35,
+                  "--photons-gamma", 3, 3000, "--photon-threshold", 6000, "--frames", 16,
+                  "--size", 24, "--chunk-frames", 6)
+    assert result.exit_code == 0, result.stderr
+    assert "(PSF file tetrapod.psf.zarr, uniform)" in result.stderr.strip().splitlines()[-1]
+    settings = open_image_store(out).attrs["settings"]
+    assert settings["psf"]["model"] == "file" and settings["psf"]["file"] == psf_file
+    assert settings["pixel_size_nm"] == 110.0 and settings["psf"]["z_range_nm"] == [0, 2000]
+    truth, meta = read_table(tmp_path / "sim3d_truth.parquet")
+    assert meta.pixel_size_nm == 110.0 and truth["z_nm"].between(0, 2000).all()
+    assert truth.groupby("frame").size().between(1, 35).all()
+    assert set(truth["detectable"]) == {0, 1}
+
+
+def test_a_blinking_psf_movie_with_the_seeds_background(tmp_path, scheduler, psf_file):
+    out = tmp_path / "blink.zarr"
+    result = _run(scheduler, "-o", out, "--psf", psf_file, "--density", 1, "--frames", 10,
+                  "--size", 24, "--z-range", 500, 1500, "--nonuniform-background", 80,
+                  "--background-per-frame", "--baseline-range", 20, 40,
+                  "--read-noise", 8, "--read-noise-max", 12)
+    assert result.exit_code == 0, result.stderr
+    settings = open_image_store(out).attrs["settings"]
+    assert settings["background"]["nonuniform_per_frame"] is True
+    assert settings["camera"]["baseline_range_adu"] == [20.0, 40.0]
+    truth, _ = read_table(tmp_path / "blink_truth.parquet")
+    assert truth["z_nm"].between(500, 1500).all() and truth["background"].std() > 0
+
+
+@pytest.mark.parametrize("options, fragments", [
+    (["--psf", "{tmp}/missing.zarr"], ["missing.zarr", "no such PSF file"]),
+    (["--psf", "{tmp}/plain.zarr"], ["plain.zarr", "not a PSF file"]),
+    (["--psf", "{psf}", "--z-range", "0", "3000"],
+     ["tetrapod.psf.zarr", "z range 0..3000 nm is outside the PSF file's 0..2000 nm",
+      "--z-range"]),
+    (["--psf", "{psf}", "--pixel-size", "100"],
+     ["tetrapod.psf.zarr", "pixel size 100 nm differs from the PSF file's 110 nm",
+      "--pixel-size"]),
+    (["--psf", "{psf}", "--spectral"], ["spectral channel needs a Gaussian"]),
+    (["--baseline-range", "40", "20"], ["camera.baseline_range_adu is empty"]),
+])
+def test_bad_psf_input_exits_2_with_one_line(tmp_path, scheduler, psf_file, options,
+                                             fragments):
+    import zarr
+
+    zarr.open_group(tmp_path / "plain.zarr", mode="w", zarr_format=3)
+    options = [o.replace("{tmp}", str(tmp_path)).replace("{psf}", psf_file) for o in options]
+    result = _run(scheduler, "-o", tmp_path / "out.zarr", "--frames", 4, "--size", 16,
+                  *options)
+    assert_fails_with_one_line(result, *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.zarr"]
+
+
+def test_psf_file_through_the_console_script(tmp_path, scheduler, psf_file):
+    exe = os.path.join(os.path.dirname(sys.executable), "smlmscale")
+    done = subprocess.run([exe, "--scheduler", scheduler, "simulate", "-o",
+                           str(tmp_path / "s.zarr"), "--psf", psf_file, "--frames", "6",
+                           "--size", "20", "--emitters-per-frame", "2", "5"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "6 frames of 20x20 uint16 (PSF file" in done.stderr.strip().splitlines()[-1]
+    bad = subprocess.run([exe, "--scheduler", scheduler, "simulate", "-o",
+                          str(tmp_path / "x.zarr"), "--psf", psf_file, "--z-range", "-100",
+                          "500"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and not (tmp_path / "x.zarr").exists()
+    lines = [line for line in bad.stderr.splitlines() if not line.startswith("dask: ")]
+    assert len(lines) == 1 and "outside the PSF file's" in lines[0], bad.stderr

@@ -1,8 +1,12 @@
-"""Helpers for the simulator tests: small settings (laziness checks in tests.helpers)."""
+"""Helpers for the simulator tests: small settings, a tiny PSF file (laziness checks in
+tests.helpers)."""
 
 from __future__ import annotations
 
 from smlmscale.simulate import EmitterSettings, MovieSettings, StructureSettings
+
+#: The tiny PSF file's z range (nm), pixel (nm) and window (px).
+TINY_Z_NM, TINY_PIXEL_NM, TINY_SIZE_PX = (0.0, 2000.0), 110.0, 15
 
 
 def small_settings(**changes) -> MovieSettings:
@@ -12,3 +16,15 @@ def small_settings(**changes) -> MovieSettings:
                   structure=StructureSettings(n_sites=2000))
     values.update(changes)
     return MovieSettings(**values)
+
+
+def tiny_psf_file(path, *, builtin: str = "tetrapod") -> str:
+    """A fast pupil PSF file at ``path``: a 101-sample grid (60 um SLM pixel), 5 planes
+    0..2000 nm of 15x15 px at 110 nm, blur range 0.99..1.01 px; returns the path."""
+    from smlmscale.psf import MaskSettings, OpticsSettings, PsfGridSettings, make_pupil_psf
+
+    make_pupil_psf(path, optics=OpticsSettings(slm_pixel_um=60, pixel_size_nm=TINY_PIXEL_NM),
+                   grid=PsfGridSettings(z_range_nm=TINY_Z_NM, z_step_nm=500.0,
+                                        size_px=TINY_SIZE_PX),
+                   mask=MaskSettings(builtin=builtin))
+    return str(path)
