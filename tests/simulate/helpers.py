@@ -28,3 +28,23 @@ def tiny_psf_file(path, *, builtin: str = "tetrapod") -> str:
                                         size_px=TINY_SIZE_PX),
                    mask=MaskSettings(builtin=builtin))
     return str(path)
+
+
+def tiny_bead_file(path) -> str:
+    """A bead PSF file at ``path``: 5 planes 0..2000 nm of 15x15 px Gaussians widening
+    with z, at 110 nm, no blur; returns the path."""
+    import numpy as np
+
+    from smlmscale.psf import write_psf_group
+
+    z_nm = np.linspace(*TINY_Z_NM, 5)
+    r = np.arange(TINY_SIZE_PX) - TINY_SIZE_PX // 2
+    sigma = 1.0 + z_nm / 1000.0
+    squared = r[None, :, None] ** 2 + r[None, None, :] ** 2
+    images = np.exp(-squared / (2 * sigma[:, None, None] ** 2))
+    images /= images.sum(axis=(1, 2), keepdims=True)
+    write_psf_group(path, images, attrs={"model": "bead", "z_nm": z_nm.tolist(),
+                                         "pixel_size_nm": TINY_PIXEL_NM,
+                                         "size_px": [TINY_SIZE_PX] * 2,
+                                         "blur_sigma_px_range": [0.0, 0.0]})
+    return str(path)

@@ -16,7 +16,7 @@ from smlmscale.simulate import (BackgroundSettings, CameraSettings, EmitterSetti
                                 prepare_simulate, truth_frame, truth_rows)
 from smlmscale.simulate.psf_file import check_psf_file, model_spots, psf_file_defaults
 from tests.helpers import raise_if_dask_computes
-from tests.simulate.helpers import TINY_PIXEL_NM, TINY_Z_NM, tiny_psf_file
+from tests.simulate.helpers import TINY_PIXEL_NM, TINY_Z_NM, tiny_bead_file, tiny_psf_file
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -29,6 +29,11 @@ def psf_path(tmp_path_factory):
     return tiny_psf_file(tmp_path_factory.mktemp("psf") / "tetrapod.psf.zarr")
 
 
+@pytest.fixture(scope="module")
+def bead_path(tmp_path_factory):
+    return tiny_bead_file(tmp_path_factory.mktemp("psf") / "bead.psf.zarr")
+
+
 def _settings(psf_path, mode="independent", **changes) -> MovieSettings:
     values = dict(frames=13, size_px=(20, 24), seed=3, pixel_size_nm=TINY_PIXEL_NM,
                   emitters=MODES[mode], structure=StructureSettings(n_sites=500),
@@ -37,10 +42,12 @@ def _settings(psf_path, mode="independent", **changes) -> MovieSettings:
     return MovieSettings(**values)
 
 
-@pytest.mark.parametrize("mode", sorted(MODES))
-def test_the_movie_is_a_render_of_its_truth(psf_path, mode):
+@pytest.mark.parametrize("mode, kind", [("independent", "pupil"), ("blinking", "pupil"),
+                                        ("independent", "bead")])
+def test_the_movie_is_a_render_of_its_truth(psf_path, bead_path, mode, kind):
     """Noise-free camera: every frame is the background plus the PSF model's render of
     that frame's truth rows, on chunks that cut through the movie."""
+    psf_path = psf_path if kind == "pupil" else bead_path
     settings = _settings(psf_path, mode, dtype="float32",
                          background=BackgroundSettings(photons_per_px=5.0),
                          camera=CameraSettings(qe=1.0, baseline_adu=0.0, read_noise_e=0.0,
