@@ -18,16 +18,26 @@ whose pixels are joined only through pixels later in raster order, such as a "V"
 give more than one). Pixels beyond the frame are neither candidates nor neighbours (the
 sum counts them as 0).
 
+**Close emitters.** The 3 x 3 sum of ``p`` is the expected number of emitters in the
+window (the count term of the loss trains it so), so a local maximum whose sum rounds to
+``n >= 2`` (at most :data:`MAX_PER_WINDOW`) stands for ``n`` emitters: the ``n - 1``
+brightest other pixels of its window (those with ``p >= MIN_EXTRA_P``) are candidates
+too, each at its own pixel and offsets. Two emitters 1-2 px apart, whose probability the network puts in two
+neighbouring pixels, are then both found, where the local-maximum rule alone would merge
+them. A pixel claimed by two windows goes to the first maximum in raster order; the
+``n`` candidates of a window share its ``confidence = min(1, sum / n)``.
+
 **Positions.** Pixel ``(i, j)`` covers ``x in [j, j + 1)``, ``y in [i, i + 1)`` px, so a
 candidate sits at ``x_px = j + 0.5 + dx``, ``y_px = i + 0.5 + dy`` (plus the tile's
 origin) and ``x_nm = x_px * pixel_size_nm`` (the project's pixel-corner origin).
 ``confidence = min(1, 3 x 3 sum)``; the uncertainties are the predicted sigmas in nm
 (``px * pixel_size_nm``; ``sigma_z`` is already nm) and photons.
 
-**Tiles.** Every rule above reads the 3 x 3 neighbourhood only, so a tile whose output
-maps reach at least 1 px beyond the core it owns (``core``), and whose maps equal the
-whole frame's there (a halo at least the receptive radius + 1), gives exactly the whole
-frame's candidates of its core. Pass ``frame_shape`` when the maps hold padding beyond
+**Tiles.** Every rule above reads pixels within 3 px of a candidate (its window, and the
+windows of the maxima that may claim the same pixel), so a tile whose output maps reach
+at least 3 px beyond the core it owns (``core``), and whose maps equal the whole frame's
+there (a halo at least the receptive radius + 3), gives exactly the whole frame's
+candidates of its core (a window's candidates belong to the tile owning its maximum). Pass ``frame_shape`` when the maps hold padding beyond
 the frame (a model that needs multiples of its pooling factor).
 
 NumPy in, pandas out; vectorized over frames and pixels (no Python loop over pixels).
@@ -46,6 +56,13 @@ OUTPUT_CHANNELS_2D = ("p", "photons", "dx", "dy", "sigma_photons", "sigma_x", "s
 #: Output channels of a 3D locnet, in order.
 OUTPUT_CHANNELS_3D = ("p", "photons", "dx", "dy", "z", "sigma_photons", "sigma_x", "sigma_y",
                       "sigma_z", "background")
+
+#: Most emitters one 3 x 3 window stands for.
+MAX_PER_WINDOW = 3
+#: Least ``p`` of a window's other pixel to be one of its extra candidates.
+MIN_EXTRA_P = 0.25
+#: The 8 neighbours of a pixel (row, col), in raster order.
+_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 # Neighbour offsets (row, col): those before a pixel in raster order must be strictly
 # smaller, those after it at most equal.
@@ -138,6 +155,60 @@ def window_sums(p: np.ndarray, box: Sequence[int] | None = None) -> np.ndarray:
     return rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
 
 
+def _grown(box: Sequence[int], shape: tuple[int, int], by: int) -> tuple[int, int, int, int]:
+    r0, r1, c0, c1 = box
+    return max(r0 - by, 0), min(r1 + by, shape[0]), max(c0 - by, 0), min(c1 + by, shape[1])
+
+
+def window_candidates(p: np.ndarray, box: Sequence[int], threshold: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pixels of ``(T, H, W)`` maps whose window maximum lies in ``box``.
+
+    Returns ``(t, i, j, confidence)`` (map pixels; confidence ``min(1, sum / n)``) sorted
+    in raster order: the local maxima whose 3 x 3 sum passes ``threshold`` and the
+    ``n - 1`` brightest other pixels of each window whose sum rounds to ``n >= 2`` (see
+    the module's docstring). Maxima up to 2 px beyond ``box`` are found too, so a pixel
+    two windows claim goes to the same one in every tile; only ``box``'s windows return.
+    """
+    grown = _grown(box, p.shape[1:], 2)
+    sums = window_sums(p, grown)
+    t, i, j = np.nonzero(local_maxima(p, grown) & (sums >= threshold))
+    total = sums[t, i, j]
+    i, j = i + grown[0], j + grown[2]
+    n = np.clip(np.floor(total + 0.5), 1, MAX_PER_WINDOW).astype(np.int64)
+    owner = np.arange(t.size)
+    cand = [(t, i, j, owner)]
+    multi = np.nonzero(n >= 2)[0]
+    if multi.size:
+        h, w = p.shape[1:]
+        padded = np.full((p.shape[0], h + 2, w + 2), -np.inf, dtype=np.float64)
+        padded[:, 1:-1, 1:-1] = p
+        dr = np.array([d[0] for d in _NEIGHBOURS])
+        dc = np.array([d[1] for d in _NEIGHBOURS])
+        tm, im, jm = t[multi, None], i[multi, None], j[multi, None]
+        near = padded[tm, im + 1 + dr, jm + 1 + dc]                  # (m, 8)
+        order = np.argsort(-near, axis=1, kind="stable")[:, :MAX_PER_WINDOW - 1]
+        rank = np.arange(MAX_PER_WINDOW - 1)[None, :]
+        take = (rank < n[multi, None] - 1) & (np.take_along_axis(near, order, 1) >= MIN_EXTRA_P)
+        rows, k = np.nonzero(take)
+        pick = order[rows, k]
+        cand.append((t[multi][rows], i[multi][rows] + dr[pick], j[multi][rows] + dc[pick],
+                     multi[rows]))
+    t, i, j, owner = (np.concatenate(parts) for parts in zip(*cand))
+    # one candidate per pixel: the first window in raster order claims it
+    key = (t * p.shape[1] + i) * p.shape[2] + j
+    first = np.lexsort((owner, key))
+    keep = first[np.r_[True, key[first][1:] != key[first][:-1]][:first.size]]
+    t, i, j, owner = t[keep], i[keep], j[keep], owner[keep]
+    r0, r1, c0, c1 = box
+    max_i, max_j = cand[0][1][owner], cand[0][2][owner]     # each candidate's maximum
+    inside = (max_i >= r0) & (max_i < r1) & (max_j >= c0) & (max_j < c1)
+    t, i, j, owner = t[inside], i[inside], j[inside], owner[inside]
+    order = np.lexsort((j, i, t))
+    t, i, j, owner = t[order], i[order], j[order], owner[order]
+    return t, i, j, np.minimum(total[owner] / n[owner], 1.0)
+
+
 def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: float,
                       threshold: float = 0.5, is_3d: bool,
                       origin_px: tuple[int, int] = (0, 0),
@@ -210,10 +281,7 @@ def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: f
     box = _core_box(core, (row0, col0), p.shape[1:])
     if box[0] == box[1] or box[2] == box[3] or not p.size:
         return empty_table(is_3d)
-    sums = window_sums(p, box)
-    t, i, j = np.nonzero(local_maxima(p, box) & (sums >= threshold))
-    total = sums[t, i, j]
-    i, j = i + box[0], j + box[2]
+    t, i, j, total = window_candidates(p, box, threshold)
     values = outputs[t, i, j].astype(np.float64)
     channel = {name: values[:, k] for k, name in enumerate(names)}
     nm = float(pixel_size_nm)
@@ -228,10 +296,11 @@ def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: f
         "uncertainty_y_nm": channel["sigma_y"] * nm,
         "uncertainty_z_nm": channel.get("sigma_z"),
         "uncertainty_photons": channel["sigma_photons"],
-        "confidence": np.minimum(total, 1.0),
+        "confidence": total,
     }
     return pd.DataFrame({name: columns[name] for name in table_columns(is_3d)})
 
 
-__all__ = ["OUTPUT_CHANNELS_2D", "OUTPUT_CHANNELS_3D", "empty_table", "local_maxima",
-           "locnet_candidates", "output_channels", "table_columns", "window_sums"]
+__all__ = ["MAX_PER_WINDOW", "OUTPUT_CHANNELS_2D", "OUTPUT_CHANNELS_3D", "empty_table",
+           "local_maxima", "locnet_candidates", "output_channels", "table_columns",
+           "window_candidates", "window_sums"]

@@ -6,19 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smlmscale.localize.locnet import (empty_table, local_maxima, locnet_candidates,
-                                       output_channels, table_columns)
+from smlmscale.localize.locnet import (MAX_PER_WINDOW, MIN_EXTRA_P, empty_table,
+                                       local_maxima, locnet_candidates, output_channels,
+                                       table_columns)
 
 
 def naive_candidates(p, threshold):
-    """Pixel by pixel: (t, i, j, 3x3 sum) under the raster-order tie rule."""
+    """Pixel by pixel: (t, i, j, confidence) of the maxima under the raster-order tie rule
+    and of the extra pixels of windows that stand for several emitters, in raster order."""
     t_, h, w = p.shape
-    out = []
+    claimed, out = set(), []
     for t in range(t_):
         for i in range(h):
             for j in range(w):
                 v = p[t, i, j]
-                ok, total = True, 0.0
+                ok, total, near = True, 0.0, []
                 for di in (-1, 0, 1):
                     for dj in (-1, 0, 1):
                         r, c = i + di, j + dj
@@ -27,11 +29,18 @@ def naive_candidates(p, threshold):
                         total += float(p[t, r, c])
                         if (di, dj) == (0, 0):
                             continue
+                        near.append((-float(p[t, r, c]), len(near), r, c))
                         before = di < 0 or (di == 0 and dj < 0)
                         ok &= v > p[t, r, c] if before else v >= p[t, r, c]
-                if ok and total >= threshold:
-                    out.append((t, i, j, total))
-    return out
+                if not (ok and total >= threshold):
+                    continue
+                n = int(min(max(np.floor(total + 0.5), 1), MAX_PER_WINDOW))
+                picks = [(r, c) for q, _, r, c in sorted(near)[:n - 1] if -q >= MIN_EXTRA_P]
+                for r, c in [(i, j), *picks]:
+                    if (t, r, c) not in claimed:
+                        claimed.add((t, r, c))
+                        out.append((t, r, c, min(1.0, total / n)))
+    return sorted(out)
 
 
 def random_maps(shape, *, is_3d, seed, levels=None, blobs=0):
@@ -65,7 +74,7 @@ def test_matches_the_pixel_loop(is_3d, levels):
         assert row.frame == t
         assert row.x_nm == pytest.approx((j + 0.5 + values["dx"]) * 100)
         assert row.y_nm == pytest.approx((i + 0.5 + values["dy"]) * 100)
-        assert row.confidence == pytest.approx(min(1.0, total))
+        assert row.confidence == pytest.approx(total)
 
 
 def test_columns_units_and_origin():
@@ -90,9 +99,9 @@ def test_columns_units_and_origin():
     assert row["uncertainty_z_nm"] == pytest.approx(30.0)
     assert row["uncertainty_photons"] == pytest.approx(40.0)
     assert row["confidence"] == pytest.approx(0.7)
-    maps[1, 1:4, 2:5, 0] = 0.5
+    maps[1, 1:4, 2:5, 0] = 0.5      # the first maximum's window (rows 0-2) sums to 2.0
     assert locnet_candidates(maps, first_frame=0, pixel_size_nm=1.0,
-                             is_3d=True)["confidence"].tolist() == [1.0]
+                             is_3d=True)["confidence"].tolist() == [1.0, 1.0]
     assert tuple(locnet_candidates(maps[..., :8], first_frame=0, pixel_size_nm=1.0,
                                    is_3d=False).columns) == table_columns(False)
 
@@ -107,11 +116,34 @@ def test_ties_give_one_candidate_first_in_raster_order():
     assert keep[0, 1, 2] and not keep[0, 1, 3]
     assert keep[0, 3, 0] and not keep[0, 4, 1]
     plateau = np.zeros((1, 6, 6), np.float32)
-    plateau[0, 1:4, 1:5] = 1.0  # a saturated 3 x 4 block
+    plateau[0, 1:4, 1:5] = 0.1  # a flat 3 x 4 block: one window of sum 0.9
+    plateau[0, 2, 2] = 0.2
     maps = np.zeros((1, 6, 6, 8), np.float32)
     maps[..., 0] = plateau
     table = locnet_candidates(maps, first_frame=0, pixel_size_nm=1.0, is_3d=False)
-    assert table[["x_nm", "y_nm"]].values.tolist() == [[1.5, 1.5]]
+    assert table[["x_nm", "y_nm"]].values.tolist() == [[2.5, 2.5]]
+
+
+def test_a_window_of_two_emitters_gives_two_candidates():
+    maps = np.zeros((1, 7, 7, 8), np.float32)
+    maps[0, 2, 2, :4] = [0.9, 1000.0, 0.3, 0.0]     # two emitters in neighbouring pixels
+    maps[0, 2, 3, :4] = [0.7, 1500.0, -0.2, 0.1]
+    maps[0, 3, 2, 0] = 0.2                          # their spill: the window sums to 1.8
+    table = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
+    np.testing.assert_allclose(table[["x_nm", "y_nm", "photons"]].to_numpy(),
+                               [[280.0, 250.0, 1000.0], [330.0, 260.0, 1500.0]], rtol=1e-6)
+    np.testing.assert_allclose(table["confidence"], [0.9, 0.9])
+    maps[0, 2, 3, 0] = 0.45                         # one emitter split over two pixels: sum 1.55
+    maps[0, 3, 2, 0] = 0.0
+    maps[0, 2, 2, 0] = 0.55
+    one = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
+    np.testing.assert_allclose(one[["x_nm", "y_nm"]].to_numpy(), [[280.0, 250.0]], rtol=1e-6)
+    maps[0, 2, 3, 0] = 0.2                          # sum 2.0 but the other pixel is faint
+    maps[0, 1, 1:4, 0] = 0.2
+    maps[0, 3, 1:4, 0] = 0.2
+    maps[0, 2, 1, 0] = 0.05
+    faint = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
+    assert len(faint) == 1
 
 
 def test_no_two_candidates_are_neighbours():
@@ -143,7 +175,7 @@ def tiled(maps, *, tile, halo, frame_shape=None, threshold=0.5, is_3d=False):
     return table.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
 
 
-@pytest.mark.parametrize("tile,halo", [(5, 1), (8, 1), (7, 3)])
+@pytest.mark.parametrize("tile,halo", [(5, 3), (8, 3), (7, 4)])
 @pytest.mark.parametrize("levels", [None, 4])
 def test_tiles_equal_the_whole_frame(tile, halo, levels):
     maps = random_maps((3, 29, 23), is_3d=False, seed=tile + halo, levels=levels, blobs=60)
@@ -162,7 +194,7 @@ def test_tiles_ignore_padding_beyond_the_frame():
     whole = locnet_candidates(maps[:, :frame[0], :frame[1]], first_frame=7,
                               pixel_size_nm=100.0, is_3d=True)
     whole = whole.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
-    got = tiled(padded, tile=8, halo=2, frame_shape=frame, is_3d=True)
+    got = tiled(padded, tile=8, halo=3, frame_shape=frame, is_3d=True)
     pd.testing.assert_frame_equal(got, whole)
 
 
