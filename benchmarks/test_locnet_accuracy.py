@@ -4,9 +4,12 @@ Both models are trained by their documented commands, as subprocesses of the rea
 ``smlmscale`` entry point, on this machine's CPU:
 
 - *locnet*: ``smlmscale train --simulate locnet_sim.yaml -o model_loc --model locnet
-  --steps-per-epoch S --epochs E`` (:data:`LOCNET_SIM`: ranges wider than the test
-  condition, so the model is tuned to the physics, not to the test movies), timed: the
-  target is at most 30 minutes.
+  --steps-per-epoch S --epochs E --lr-patience 2`` (:data:`LOCNET_SIM`: ranges wider
+  than the test condition, so the model is tuned to the physics, not to the test
+  movies), timed: the target is at most 30 minutes. ``SMLMSCALE_BENCH_LOCNET_MODEL=DIR``
+  scores a model folder trained by that command beforehand instead (its simulation
+  parameters must be :data:`LOCNET_SIM`'s; its training time is read from the folder:
+  ``provenance.created - training.started``).
 - *deepstorm*: ``smlmscale simulate`` of a training movie of the condition at 2
   emitters/um^2, ``smlmscale patches --kind deepstorm --patch-size 26 --upsampling 8
   --per-frame 4 --min-emitters 2`` and ``smlmscale train --model deepstorm --batch-size 16
@@ -59,6 +62,7 @@ density_per_um2: [0.3, 8.0]
 photons: [800.0, 6000.0]
 background_photons_per_px: [10.0, 35.0]
 sigma_nm: [110.0, 150.0]
+validation_samples: 256
 camera:
   read_noise_e: 2.0
 """
@@ -96,14 +100,36 @@ def folder(tmp_path_factory):
     return tmp_path_factory.mktemp("locnet_accuracy")
 
 
+def _pretrained(folder: Path) -> tuple[Path, float]:
+    """A locnet folder trained beforehand with :data:`LOCNET_SIM`, and its training time."""
+    import yaml
+    from datetime import datetime
+
+    meta = json.loads((folder / "smlmscale.json").read_text())
+    wanted = yaml.safe_load(LOCNET_SIM)
+    got = meta["simulation"]
+    assert all(got[k] == v for k, v in wanted.items() if k != "camera"), (got, wanted)
+    assert got["camera"]["read_noise_e"] == wanted["camera"]["read_noise_e"]
+    started = datetime.fromisoformat(meta["training"]["started"])
+    created = datetime.fromisoformat(meta["provenance"]["created"])
+    return folder, (created - started).total_seconds()
+
+
+def _train_locnet(folder: Path) -> tuple[Path, float]:
+    if _env("SMLMSCALE_BENCH_LOCNET_MODEL"):
+        return _pretrained(Path(_env("SMLMSCALE_BENCH_LOCNET_MODEL")))
+    (folder / "locnet_sim.yaml").write_text(LOCNET_SIM)
+    return folder / "model_loc", _smlmscale(
+        "train", "--simulate", str(folder / "locnet_sim.yaml"), "-o", str(folder / "model_loc"),
+        "--model", "locnet", "--steps-per-epoch", str(LOCNET_STEPS), "--epochs",
+        str(LOCNET_EPOCHS), "--patience", str(LOCNET_EPOCHS), "--lr-patience", "2",
+        "--seed", "0")
+
+
 @pytest.fixture(scope="module")
 def models(folder):
     """Both models, trained one after the other (each alone on the machine), timed."""
-    (folder / "locnet_sim.yaml").write_text(LOCNET_SIM)
-    loc_s = _smlmscale("train", "--simulate", str(folder / "locnet_sim.yaml"),
-                       "-o", str(folder / "model_loc"), "--model", "locnet",
-                       "--steps-per-epoch", str(LOCNET_STEPS), "--epochs", str(LOCNET_EPOCHS),
-                       "--patience", str(LOCNET_EPOCHS), "--seed", "0")
+    loc_model, loc_s = _train_locnet(folder)
     ds_s = _smlmscale("simulate", "-o", str(folder / "ds_train.zarr"), "--frames",
                       str(DS_FRAMES), "--size", "64", "--density", "2", "--photons-uniform",
                       "1500", "4000", "--sigma-range", "130", "130", "--background", "20",
@@ -115,10 +141,10 @@ def models(folder):
     ds_s += _smlmscale("train", str(folder / "ds.zarr"), "-o", str(folder / "model_ds"),
                        "--model", "deepstorm", "--epochs", str(DS_EPOCHS), "--batch-size",
                        "16", "--lr", "1e-3", "--patience", str(DS_EPOCHS))
-    RESULTS["training"] = {"locnet_s": loc_s, "locnet_steps": LOCNET_STEPS * LOCNET_EPOCHS,
+    RESULTS["training"] = {"locnet_s": loc_s, "locnet_model": str(loc_model),
                            "deepstorm_s": ds_s, "deepstorm_frames": DS_FRAMES,
                            "deepstorm_epochs": DS_EPOCHS}
-    return {"locnet": folder / "model_loc", "deepstorm": folder / "model_ds"}
+    return {"locnet": loc_model, "deepstorm": folder / "model_ds"}
 
 
 def mle_ratio(result, truth) -> float | None:

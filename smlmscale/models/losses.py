@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from smlmscale.errors import InputError
+from smlmscale.models.deepstorm3d_loss import deepstorm3d_loss
 from smlmscale.models.locnet import TARGET_CHANNELS, output_names
 
 __all__ = ["LOSSES", "BlurredMSEL1", "LocNetLoss", "blurred_mse_l1", "gaussian_kernel",
@@ -208,7 +209,10 @@ class LocNetLoss(keras.losses.Loss):
     (z), sigma_photons, sigma_x, sigma_y, (sigma_z), bg]`` (:mod:`smlmscale.models.locnet`),
     ``p`` clipped to ``[P_EPS, 1 - P_EPS]``, per sample:
 
-    1. ``detection = mean_pixels(-occ log p - (1 - occ) log(1 - p))``;
+    1. ``detection = sum_pixels(-occ log p - (1 - occ) log(1 - p))``, summed like the
+       mixture term (a mean over pixels would weigh it ~1000x less on 32 px samples, and
+       the network then spreads ``p`` of two close emitters over several pixels, which
+       the 3 x 3 local-maximum rule merges into one);
     2. ``count = mixture + count_nll``: the true emitters ``t_m`` (the ``max_emitters``
        most occupied pixels with occ > 0.5; position ``(j + 0.5 + dx, i + 0.5 + dy)`` px,
        ``[z]`` nm, photons) under the mixture whose component ``k`` is every pixel, weight
@@ -273,7 +277,7 @@ class LocNetLoss(keras.losses.Loss):
         truth = ops.reshape(y_true, (-1, height * width, y_true.shape[-1]))
         occ = truth[..., 0]
         p = ops.clip(flat[..., 0], P_EPS, 1 - P_EPS)
-        detection = -ops.mean(occ * ops.log(p) + (1 - occ) * ops.log(1 - p), axis=1)
+        detection = -ops.sum(occ * ops.log(p) + (1 - occ) * ops.log(1 - p), axis=1)
         emitters = ops.sum(ops.cast(occ > 0.5, p.dtype), axis=1)
         mean = ops.sum(p, axis=1)
         var = ops.sum(p * (1 - p), axis=1) + COUNT_VAR_FLOOR
@@ -340,9 +344,9 @@ def locnet_loss(is_3d: bool | None = None, max_emitters: int = DEFAULT_MAX_EMITT
 
 
 LOSSES = {"mse": mse, "blurred-mse": blurred_mse_l1, "poisson": poisson_counts,
-          "locnet": locnet_loss}
+          "locnet": locnet_loss, "deepstorm3d": deepstorm3d_loss}
 #: The losses built from parameters (the others are plain functions and take none).
-_FACTORIES = ("blurred-mse", "locnet")
+_FACTORIES = ("blurred-mse", "locnet", "deepstorm3d")
 
 
 def get_loss(name: str, **params: Any) -> Any:

@@ -50,7 +50,7 @@ def _by_hand(targets, out, *, is_3d, losses):
     height, width = t.shape[:2]
     p = np.clip(o[..., 0], losses.P_EPS, 1 - losses.P_EPS)
     occ = t[..., 0]
-    detection = -np.mean(occ * np.log(p) + (1 - occ) * np.log(1 - p))
+    detection = -np.sum(occ * np.log(p) + (1 - occ) * np.log(1 - p))
     sig = 5 if is_3d else 4
 
     def values(m, i, j):  # (x, y, [z], photons) of a target or component
