@@ -135,6 +135,10 @@ def train_command(
         "--overwrite", help="Replace an existing model folder once the new one is complete, "
                             "discarding an interrupted run.")] = False,
     model: Annotated[Optional[str], _opt(_S, "model", panel=_MODEL)] = None,
+    dilation_max: Annotated[Optional[int], _opt(_S, "dilation_max", panel=_MODEL)] = None,
+    scaling_factor: Annotated[Optional[float], _opt(_S, "scaling_factor", panel=_MODEL)
+                              ] = None,
+    filters: Annotated[Optional[int], _opt(_S, "filters", panel=_MODEL)] = None,
     epochs: Annotated[Optional[int], _opt(_S, "epochs", panel=_SCHEDULE)] = None,
     batch_size: Annotated[Optional[int], _opt(_S, "batch_size", panel=_SCHEDULE)] = None,
     lr: Annotated[Optional[float], _opt(_S, "lr", panel=_SCHEDULE)] = None,
@@ -161,6 +165,8 @@ def train_command(
     Each epoch is checkpointed; a killed run is continued with --resume.
     Examples: smlmscale train train.zarr -o model --epochs 50;
     smlmscale train train.zarr -o model --resume --epochs 80;
+    smlmscale train train3d.zarr -o model3d --model deepstorm3d --dilation-max 16
+    --scaling-factor 800 --lr 5e-4 --batch-size 4;
     smlmscale train --simulate sim.yaml -o model --model locnet --steps-per-epoch 500
     """
     if not global_options(ctx).debug and "tensorflow" not in sys.modules:

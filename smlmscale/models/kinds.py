@@ -11,15 +11,15 @@ geometry is checked from the record alone, and the builder runs only in :meth:`M
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from smlmscale.errors import InputError
 from smlmscale.models import architectures as arch
-from smlmscale.models import locnet
+from smlmscale.models import deepstorm3d, locnet
 
 #: Loss names of ``--loss`` (:data:`smlmscale.models.losses.LOSSES` holds the functions).
-LOSS_NAMES = ("mse", "blurred-mse", "poisson", "locnet")
+LOSS_NAMES = ("mse", "blurred-mse", "poisson", "locnet", "deepstorm3d")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,17 @@ class ModelKind:
     loss_params : callable or None
         ``loss_params(attrs) -> dict``: parameters of the default loss that the patch set
         decides (locnet: the most emitters of a patch); None for none.
+    options : mapping
+        Training options only this kind reads (``train --dilation-max`` ...), name ->
+        default; given values are merged into the ``params`` that ``configure``,
+        ``loss_params`` and ``output_geometry`` read.
+    output_geometry : callable or None
+        ``output_geometry(input_shape, target_shape, params) -> (H', W', C')``: the output
+        the model must give, for models whose output is not on the targets' grid
+        (deepstorm3d: sparse targets, a voxel-grid output); raises :class:`InputError` for
+        targets it cannot train on. None: the targets' size and ``output_channels``.
+    fixed_loss : bool
+        The kind trains with its own loss only, and that loss fits no other kind.
     """
 
     name: str
@@ -71,18 +82,23 @@ class ModelKind:
     output_channels: Callable[[int], int] | None = None
     configure: Callable[..., dict[str, Any]] | None = None
     loss_params: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    output_geometry: Callable[..., tuple[int, int, int]] | None = None
+    fixed_loss: bool = False
 
     def data_loss_params(self, attrs: Mapping[str, Any] | None) -> dict[str, Any]:
         """Parameters of the default loss from a patch set's attributes."""
         return {} if self.loss_params is None else self.loss_params(dict(attrs or {}))
 
-    def check_geometry(self, input_shape: Sequence[int], target_shape: Sequence[int]
+    def check_geometry(self, input_shape: Sequence[int], target_shape: Sequence[int],
+                       params: Mapping[str, Any] | None = None
                        ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """Check patch and target shapes without building the model (no ``keras``).
 
-        Every architecture keeps the patch size, so the targets must have the inputs'
-        height and width; the output has the targets' channels, or those
-        ``output_channels`` gives.
+        Every architecture but deepstorm3d keeps the patch size, so the targets must have
+        the inputs' height and width; the output has the targets' channels, or those
+        ``output_channels`` gives. With ``output_geometry``, that function decides (from
+        ``params``, the patch set's attributes).
 
         Returns
         -------
@@ -98,7 +114,10 @@ class ModelKind:
         shape = arch.check_input_shape(input_shape, model=self.name, factor=self.factor,
                                        channels=self.channels)
         target = arch.three_ints(target_shape, model=self.name, what="target")
-        self._check_output(shape, (*shape[:2], self._channels(target)), target)
+        if self.output_geometry is not None:
+            self.output_geometry(shape, target, params)
+        else:
+            self._check_output(shape, (*shape[:2], self._channels(target)), target)
         return shape, target
 
     def build(self, input_shape: Sequence[int], target_shape: Sequence[int], *,
@@ -118,11 +137,11 @@ class ModelKind:
         keras.Model
             Uncompiled, output ``(None, H', W', C_out)``.
         """
-        shape, target = self.check_geometry(input_shape, target_shape)
+        shape, target = self.check_geometry(input_shape, target_shape, params)
         kwargs = (self.configure(params, shape, target) if self.configure is not None
                   else {"out_channels": target[2]})
         model = self.builder(shape, **kwargs)
-        self._check_output(shape, tuple(model.output_shape[1:]), target)
+        self._check_output(shape, tuple(model.output_shape[1:]), target, params)
         return model
 
     def _channels(self, target: tuple) -> int:
@@ -130,8 +149,10 @@ class ModelKind:
             return target[2]
         return self.output_channels(target[2])
 
-    def _check_output(self, shape: tuple, output: tuple, target: tuple) -> None:
-        needed = (*target[:2], self._channels(target))
+    def _check_output(self, shape: tuple, output: tuple, target: tuple,
+                      params: Mapping[str, Any] | None = None) -> None:
+        needed = (tuple(self.output_geometry(shape, target, params))
+                  if self.output_geometry is not None else (*target[:2], self._channels(target)))
         if tuple(output) != needed:
             extra = "" if needed == tuple(target) else f", which need an output of {needed}"
             raise InputError(f"{self.name} model maps inputs {shape} to {tuple(output)}, "
@@ -162,6 +183,12 @@ MODEL_KINDS: dict[str, ModelKind] = _registry(
               channels=locnet.CONTEXTS, output_channels=locnet.output_channels,
               configure=locnet.builder_kwargs, loss_params=locnet.loss_params,
               summary="DECODE-like localization network at camera resolution"),
+    ModelKind("deepstorm3d", ("deepstorm3d",), loss="deepstorm3d", target_scale=1.0,
+              builder=deepstorm3d.build_deepstorm3d, channels=(1,),
+              configure=deepstorm3d.builder_kwargs, loss_params=deepstorm3d.loss_params,
+              options=deepstorm3d.OPTIONS, output_geometry=deepstorm3d.output_geometry,
+              fixed_loss=True,
+              summary="Deep-STORM3D: one camera frame in, a 3D voxel grid out"),
 )
 
 #: Name -> architecture builder (``builder(input_shape, *, out_channels=1)``; locnet's
@@ -192,7 +219,7 @@ def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[in
     ----------
     kind : str
         A key of :data:`MODEL_KINDS`: ``"deepstorm"``, ``"unet"``, ``"autoencoder"``,
-        ``"counts"`` or ``"locnet"``.
+        ``"counts"``, ``"locnet"`` or ``"deepstorm3d"``.
     input_shape : sequence of int
         ``(H, W, C)`` of the patch-set inputs (without N).
     target_shape : sequence of int

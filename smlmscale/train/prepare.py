@@ -80,6 +80,12 @@ class TrainPlan:
             self.patchset.attrs)
 
     @property
+    def model_params(self) -> dict[str, Any]:
+        """The data's attributes with the model's own options (``--dilation-max`` ...)
+        merged in: what the model's builder, loss and geometry read."""
+        return {**self.attrs, **self.settings.model_options()}
+
+    @property
     def shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """``(input_shape, target_shape)`` of one pair."""
         if self.simulation is not None:
@@ -227,7 +233,8 @@ def _check_patchset(ps: PatchSet, settings: TrainSettings) -> None:
         raise InputError("the patch set is empty", path=ps.path,
                          hint="make it again with more frames or a lower --min-emitters")
     split_selection(ps, "train")
-    model_kind(settings.model).check_geometry(ps.inputs.shape[1:], ps.targets.shape[1:])
+    model_kind(settings.model).check_geometry(ps.inputs.shape[1:], ps.targets.shape[1:],
+                                              {**ps.attrs, **settings.model_options()})
 
 
 __all__ = ["TrainPlan", "prepare_simulated", "prepare_train"]

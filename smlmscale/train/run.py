@@ -172,11 +172,12 @@ def train_model(patchset: str | os.PathLike | None, output: str | os.PathLike, *
 
 def _loss_params(plan: TrainPlan) -> dict[str, Any]:
     """The loss's parameters: the settings' and, for the model's default loss, those the
-    patch set decides (locnet: its most emitters per patch)."""
+    patch set and the model's options decide (locnet: its most emitters per patch;
+    deepstorm3d: the voxel grid and the scaling factor)."""
     from smlmscale.models import model_kind
 
     settings, kind = plan.settings, model_kind(plan.settings.model)
-    data = kind.data_loss_params(plan.attrs) if settings.loss_name == kind.loss else {}
+    data = kind.data_loss_params(plan.model_params) if settings.loss_name == kind.loss else {}
     return {**settings.loss_params(), **data}
 
 
@@ -189,7 +190,8 @@ def _compiled_model(plan: TrainPlan) -> Any:
     if plan.state.checkpoint is not None:
         return md.load_keras_model(plan.state.checkpoint, compile=True)
     settings = plan.settings
-    model = float32_output(model_kind(settings.model).build(*plan.shapes, params=plan.attrs))
+    model = float32_output(model_kind(settings.model).build(*plan.shapes,
+                                                            params=plan.model_params))
     loss = get_loss(settings.loss_name, **_loss_params(plan))
     model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=loss)
     return model
@@ -336,6 +338,7 @@ def _model_json(plan: TrainPlan, model: Any, training: dict[str, Any]) -> dict[s
         "generator_params": attrs.get("params"),
         "estimate": attrs.get("estimate"),
         "target_scale": settings.scale,
+        "model_options": settings.model_options(),
         "loss": {"name": settings.loss_name, **_loss_params(plan)},
         "training": training,
         **data,

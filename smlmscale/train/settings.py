@@ -41,7 +41,7 @@ class TrainSettings(Settings):
     Attributes
     ----------
     model : str
-        A registered model kind: ``deepstorm``, ``unet``, ``autoencoder`` or ``counts``.
+        A registered model kind (:data:`~smlmscale.models.kinds.MODEL_KINDS`).
     epochs : int
         Last epoch to train to (a resumed run continues up to it).
     batch_size : int
@@ -76,6 +76,11 @@ class TrainSettings(Settings):
     steps_per_epoch : int or None
         Batches per epoch of ``--simulate`` training (None: 500); a patch-set epoch is one
         pass over its training split.
+    dilation_max, scaling_factor, filters : int, float, int or None
+        deepstorm3d only (its record's ``options``; None: the model's default): the
+        largest dilation (16 or 4, the seed's ``dilation_flag``), the spike of one
+        emitter in the output grid (the seed's ``scaling_factor``), and the feature maps
+        of its convolutions. Given for another model, they are refused.
     """
 
     model: str = setting("deepstorm", help=_model_help())
@@ -110,6 +115,14 @@ class TrainSettings(Settings):
     steps_per_epoch: int | None = setting(None, min=1, default_text="500 with --simulate",
                                           help="Batches per epoch of simulated data "
                                                "(--simulate only)")
+    dilation_max: int | None = setting(None, choices=(4, 16), default_text="16",
+                                       help="deepstorm3d: largest dilation of the "
+                                            "camera-resolution layers, 16 or 4")
+    scaling_factor: float | None = setting(None, min=0, min_open=True, default_text="800",
+                                           help="deepstorm3d: the spike of one emitter in "
+                                                "the voxel grid (the output's maximum)")
+    filters: int | None = setting(None, min=1, default_text="64",
+                                  help="deepstorm3d: feature maps of the convolutions")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -122,6 +135,28 @@ class TrainSettings(Settings):
         if self.loss is not None and self.loss not in LOSS_NAMES:
             raise InputError(f"unknown loss {self.loss!r}", param="loss",
                              hint=f"choose one of {', '.join(LOSS_NAMES)}")
+        self._check_model_fields()
+
+    def _check_model_fields(self) -> None:
+        """Refuse options of another model kind, a fixed loss for another kind, another
+        loss for a kind with a fixed one, and target scales of sparse targets."""
+        kind = model_kind(self.model)
+        for name in (n for k in MODEL_KINDS.values() for n in k.options):
+            if getattr(self, name) is not None and name not in kind.options:
+                raise InputError(f"{{flag}} does not apply to --model {self.model}",
+                                 param=name, flag=flag_of(self, name),
+                                 hint="leave it out; see smlmscale train --help")
+        owner = next((k.name for k in MODEL_KINDS.values()
+                      if k.fixed_loss and k.loss == self.loss), None)
+        if self.loss is not None and (kind.fixed_loss and self.loss != kind.loss
+                                      or owner not in (None, self.model)):
+            fits = kind.loss if kind.fixed_loss else "another loss"
+            raise InputError(f"--loss {self.loss} does not train --model {self.model}",
+                             param="loss", hint=f"leave out --loss, or pass {fits}")
+        if kind.fixed_loss and self.target_scale is not None:
+            raise InputError(f"{{flag}} does not apply to --model {self.model}",
+                             param="target_scale", flag=flag_of(self, "target_scale"),
+                             hint="its targets are emitter maps; see --scaling-factor")
 
     @property
     def loss_name(self) -> str:
@@ -132,6 +167,12 @@ class TrainSettings(Settings):
     def scale(self) -> float:
         """The target scale used: the one given or the model's default."""
         return float(self.target_scale or model_kind(self.model).target_scale)
+
+    def model_options(self) -> dict[str, Any]:
+        """The model's own options (its record's ``options``), given or default."""
+        kind = model_kind(self.model)
+        return {name: getattr(self, name) if getattr(self, name) is not None else default
+                for name, default in kind.options.items()}
 
     def loss_params(self) -> dict[str, float]:
         """Parameters of the loss (only ``blurred-mse`` has any)."""

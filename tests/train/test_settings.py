@@ -81,7 +81,8 @@ def test_help_defaults_come_from_the_fields_and_the_model_records():
     assert option_help(TrainSettings, "memory_budget").endswith(
         f"[{DEFAULT_BUDGET // 2**30}GiB].")
     assert option_help(TrainSettings, "loss").endswith(
-        "[mse; autoencoder blurred-mse; counts poisson; locnet locnet].")
+        "[mse; autoencoder blurred-mse; counts poisson; locnet locnet; deepstorm3d "
+        "deepstorm3d].")
     for name, kind in MODEL_KINDS.items():
         assert TrainSettings(model=name).loss_name == kind.loss
         assert TrainSettings(model=name).scale == kind.target_scale
