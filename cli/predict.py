@@ -58,10 +58,16 @@ def predict_command(
                                         show_default=False)],
     output: Annotated[Path, typer.Option(
         "--output", "-o", metavar="LOCS", help="Localization table to write; the format "
-        "comes from the extension (.parquet, .csv ThunderSTORM, .hdf5 Picasso).",
+        "comes from the extension (.parquet, .csv ThunderSTORM, .hdf5 Picasso) or --format.",
         show_default=False)],
+    table_format: Annotated[Optional[str], typer.Option(
+        "--format", metavar="FORMAT", help="Table format of LOCS (see smlmscale convert "
+        "--help), e.g. deepstorm3d for a Deep-STORM3D localizations CSV (frame, x, y, z in "
+        "nm, intensity), which needs a 3D model.", show_default=False)
+    ] = None,
     threshold: Annotated[Optional[float], settings_option(P, "threshold")] = None,
     confidence: Annotated[Optional[str], settings_option(P, "confidence")] = None,
+    radius: Annotated[Optional[int], settings_option(P, "radius")] = None,
     density_out: Annotated[Optional[Path], typer.Option(
         "--density-out", metavar="DENSITY.zarr",
         help="Also write the network density (upsampled grid) as OME-Zarr.")] = None,
@@ -99,7 +105,7 @@ def predict_command(
                            rois=rois, density_out=density_out,
                            frames=parse_frames(frame_range),
                            section_thickness_nm=section_thickness_nm, resume=resume,
-                           overwrite=overwrite, command=command_line())
+                           overwrite=overwrite, command=command_line(), format=table_format)
     label = "predict ROI tiles" if plan.kind == "sections" else "predict blocks"
     with dask_cluster(ctx) as client, progress_bar(global_options(ctx), label) as bar:
         result = run_predict(plan, client=client,

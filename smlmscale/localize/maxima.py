@@ -30,21 +30,29 @@ class Maxima:
         so its centre is ``(i + 0.5, j + 0.5)``.
     confidence : numpy.ndarray
         float64 peak value or 3 x 3 sum, in density units.
+    peak_row, peak_col : numpy.ndarray or None
+        int64 pixel of each maximum (where per-channel values are read: z bins).
     """
 
     frame: np.ndarray
     row: np.ndarray
     col: np.ndarray
     confidence: np.ndarray
+    peak_row: np.ndarray | None = None
+    peak_col: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frame.size)
 
 
-def _first_of_plateaus(peaks: np.ndarray) -> np.ndarray:
-    """Keep one pixel (the first in raster order) of each 8-connected group of peaks."""
-    structure = np.zeros((3, 3, 3), dtype=bool)
-    structure[1] = True
+def first_of_plateaus(peaks: np.ndarray, batch_axes: int = 1) -> np.ndarray:
+    """Keep one element (the first in raster order) of each connected group of peaks.
+
+    Groups connect through any neighbour (8 in 2D, 26 in 3D) along the axes after the
+    first ``batch_axes`` (images of a batch never connect).
+    """
+    structure = np.zeros((3,) * peaks.ndim, dtype=bool)
+    structure[(1,) * batch_axes] = True
     labels, count = ndimage.label(peaks, structure=structure)
     if count == int(peaks.sum()):
         return peaks
@@ -88,7 +96,7 @@ def find_maxima(density: np.ndarray, *, threshold: float = 0.0, radius: int = 1,
     density = np.maximum(density, 0)
     size = (1, 2 * radius + 1, 2 * radius + 1)
     local_max = ndimage.maximum_filter(density, size=size, mode="constant", cval=0.0)
-    peaks = _first_of_plateaus((density == local_max) & (density > 0))
+    peaks = first_of_plateaus((density == local_max) & (density > 0))
     frame, row, col = np.nonzero(peaks)
     padded = np.pad(density, ((0, 0), (1, 1), (1, 1)))
     offsets = np.arange(-1, 2)
@@ -100,7 +108,8 @@ def find_maxima(density: np.ndarray, *, threshold: float = 0.0, radius: int = 1,
     value = mass if confidence == "sum" else window[:, 1, 1]
     keep = value >= threshold
     return Maxima(frame=frame[keep].astype(np.int64), row=row[keep] + 0.5 + dy[keep],
-                  col=col[keep] + 0.5 + dx[keep], confidence=value[keep])
+                  col=col[keep] + 0.5 + dx[keep], confidence=value[keep],
+                  peak_row=row[keep].astype(np.int64), peak_col=col[keep].astype(np.int64))
 
 
-__all__ = ["CONFIDENCE", "Maxima", "find_maxima"]
+__all__ = ["CONFIDENCE", "Maxima", "find_maxima", "first_of_plateaus"]

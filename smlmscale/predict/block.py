@@ -2,10 +2,13 @@
 
 Frames are normalized as the model's patch set was (``normalization.mode`` in
 ``smlmscale.json``: ``frame`` and ``patch`` models see each whole frame projected to
-``[0, 1]``; ``scale`` models the raw values divided by the stored scale), predicted tile
-by tile (:mod:`smlmscale.predict.tiles`), divided by the training target scale, and
-localized (:mod:`smlmscale.localize.maxima`). NumPy in, NumPy and pandas out; the model
-is any callable on batches.
+``[0, 1]``; ``scale`` models the raw values divided by the stored scale; ``affine`` ones
+``(ADU - offset) / scale``), predicted tile by tile (:mod:`smlmscale.predict.tiles`),
+divided by the training target scale, and localized (:mod:`smlmscale.localize.maxima`)
+on the channels' sum. A model trained on ``--z-bins`` targets (one channel per z bin)
+also gets ``z_nm`` from its bin profile at each localization
+(:mod:`smlmscale.localize.zbins`). NumPy in, NumPy and pandas out; the model is any
+callable on batches.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 
 from smlmscale.kernels.normalize import normalize_patches
 from smlmscale.localize.maxima import find_maxima
+from smlmscale.localize.zbins import bin_profiles, z_from_profiles
 from smlmscale.predict.tiles import TileGrid, predict_frames
 
 # Density bytes computed at once inside a block (the rest of the block waits its turn).
@@ -30,10 +34,11 @@ class BlockSettings:
 
     Attributes
     ----------
-    normalize : {"frame", "scale", "none"}
-        Per-frame projection to [0, 1], division by ``input_scale``, or none.
+    normalize : {"frame", "scale", "affine", "none"}
+        Per-frame projection to [0, 1], division by ``input_scale``, ``(x -
+        input_offset) / input_scale``, or none.
     input_scale : float
-        Divisor of the ``scale`` normalization.
+        Divisor of the ``scale`` and ``affine`` normalizations.
     target_scale : float
         The training target scale: the network output is divided by it.
     unit_peak : float
@@ -49,6 +54,11 @@ class BlockSettings:
         Density pixel size, nm (camera pixel / upsampling).
     batch_size : int
         Tiles per model call.
+    input_offset : float
+        Subtracted by the ``affine`` normalization.
+    z_centres_nm : tuple of float or None
+        The centres of the z bins of a z-binned model's channels (``z_nm`` is written);
+        None for a 2D model.
     """
 
     normalize: str = "frame"
@@ -60,13 +70,20 @@ class BlockSettings:
     radius: int = 1
     pixel_nm: float = 100.0
     batch_size: int = 8
+    input_offset: float = 0.0
+    z_centres_nm: tuple[float, ...] | None = None
 
 
-def normalize_frames(frames: np.ndarray, mode: str, scale: float = 1.0) -> np.ndarray:
+def normalize_frames(frames: np.ndarray, mode: str, scale: float = 1.0,
+                     offset: float = 0.0) -> np.ndarray:
     """``(N, H, W)`` frames as float32 network inputs (see :class:`BlockSettings`)."""
     if mode == "frame":
         # the same projection the deepstorm generator applies to the frames it cuts
         return normalize_patches(frames)
+    if mode == "affine":
+        from smlmscale.patches.stacks import normalize_adu
+
+        return normalize_adu(frames, offset, scale)
     frames = np.asarray(frames, dtype=np.float32)
     return frames / np.float32(scale) if mode == "scale" else frames
 
@@ -96,7 +113,8 @@ def predict_block(frames: np.ndarray, first_frame: int, predict: Callable, grid:
     Returns
     -------
     pandas.DataFrame
-        ``frame`` (int64), ``x_nm``, ``y_nm``, ``confidence`` (float64), by frame.
+        ``frame`` (int64), ``x_nm``, ``y_nm``, (``z_nm`` with ``z_centres_nm``),
+        ``confidence`` (float64), by frame.
     """
     n = len(frames)
     per_frame = int(np.prod(grid.padded)) * 4 * max(channels, 1)
@@ -104,23 +122,25 @@ def predict_block(frames: np.ndarray, first_frame: int, predict: Callable, grid:
     parts = []
     for start in range(0, n, step):
         block = normalize_frames(frames[start:start + step], settings.normalize,
-                                 settings.input_scale)
-        density = predict_frames(block, predict, grid, batch_size=settings.batch_size,
-                                 channels=channels).sum(axis=-1)
-        density /= np.float32(settings.target_scale)
+                                 settings.input_scale, settings.input_offset)
+        maps = predict_frames(block, predict, grid, batch_size=settings.batch_size,
+                              channels=channels)
+        density = maps.sum(axis=-1) / np.float32(settings.target_scale)
         if density_out is not None:
             density_out(first_frame + start, density)
         found = find_maxima(density, radius=settings.radius, confidence=settings.confidence,
                             threshold=_density_threshold(settings))
         value = found.confidence / (settings.unit_peak if settings.confidence == "peak" else 1)
-        parts.append(pd.DataFrame({
-            "frame": found.frame + first_frame + start,
-            "x_nm": found.col * settings.pixel_nm,
-            "y_nm": found.row * settings.pixel_nm,
-            "confidence": value}))
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return table.astype({"frame": np.int64, "x_nm": np.float64, "y_nm": np.float64,
-                         "confidence": np.float64})
+        columns = {"frame": found.frame + first_frame + start,
+                   "x_nm": found.col * settings.pixel_nm, "y_nm": found.row * settings.pixel_nm}
+        if settings.z_centres_nm is not None:
+            profiles = bin_profiles(maps, found.frame, found.peak_row, found.peak_col)
+            columns["z_nm"] = z_from_profiles(profiles, np.asarray(settings.z_centres_nm))
+        parts.append(pd.DataFrame({**columns, "confidence": value}))
+    names = ["frame", "x_nm", "y_nm", *(["z_nm"] if settings.z_centres_nm else []),
+             "confidence"]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names)
+    return table.astype({name: np.int64 if name == "frame" else np.float64 for name in names})
 
 
 def _density_threshold(settings: BlockSettings) -> float:

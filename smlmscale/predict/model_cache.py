@@ -36,6 +36,9 @@ class Predictor:
     channels_in, channels_out : int
     split : SplitNet or None
         A K = 3 locnet model's two halves (frame features once per frame).
+    upsamples : int
+        Output pixels per input pixel (deepstorm3d upsamples inside the model; 1 for
+        the others).
     """
 
     model: Any
@@ -44,6 +47,7 @@ class Predictor:
     channels_in: int
     channels_out: int
     split: Any = None
+    upsamples: int = 1
 
     def __call__(self, batch: Any) -> Any:
         """Predict a ``(B, h, w, C)`` float32 batch (inference mode) as NumPy."""
@@ -83,14 +87,20 @@ def flexible(model: Any) -> Any:
     return clone
 
 
-def _field(model: Any, receptive_field: Any) -> tuple[int, int]:
+def _field(model: Any, receptive_field: Any, upsamples: int) -> tuple[int, int]:
     """``(radius, align)``; locnet's nested per-frame U-Net from its builder's formula."""
     if model.name == "locnet":
         from smlmscale.models.locnet import pooling_factor, receptive_field_px
 
         depth = sum(1 for layer in model.layers if layer.name.startswith("context_pool"))
         return receptive_field_px(depth), pooling_factor(depth)
-    return receptive_field(model)
+    return receptive_field(model, upsampling=upsamples)
+
+
+def upsampling_of(model: Any) -> int:
+    """Output pixels per input pixel of a model saved with a fixed input size."""
+    size_in, size_out = model.inputs[0].shape[1], model.outputs[0].shape[1]
+    return int(size_out) // int(size_in) if size_in and size_out else 1
 
 
 def _split(model: Any) -> Any:
@@ -127,12 +137,13 @@ def cached_predictor(folder: str | os.PathLike) -> Predictor:
         if key not in _CACHE:
             match_threads(_worker_threads())
             model = load_keras_model(path)
-            radius, align = _field(model, receptive_field)
+            upsamples = upsampling_of(model)
+            radius, align = _field(model, receptive_field, upsamples)
             free = flexible(model)
             _CACHE[key] = Predictor(model=free, radius=radius, align=align,
                                     channels_in=int(model.inputs[0].shape[-1]),
                                     channels_out=int(model.outputs[0].shape[-1]),
-                                    split=_split(free))
+                                    split=_split(free), upsamples=upsamples)
         return _CACHE[key]
 
 
@@ -142,4 +153,5 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-__all__ = ["Predictor", "cached_predictor", "clear_cache", "flexible", "match_threads"]
+__all__ = ["Predictor", "cached_predictor", "clear_cache", "flexible", "match_threads",
+           "upsampling_of"]

@@ -40,8 +40,11 @@ def part_rows(path: str) -> int:
 
 
 def table_from_parts(files: Sequence[str], output, *, meta, overwrite: bool,
-                     empty: InputError, discard: Sequence[Any] = ()) -> int:
+                     empty: InputError, discard: Sequence[Any] = (),
+                     format: str | None = None) -> int:
     """Write the table of the Parquet parts ``files``, in their order; the rows written.
+
+    ``format`` names the table format (default: from the extension).
 
     When the parts hold no row, ``empty`` is raised instead, and the staged outputs
     ``discard`` (:class:`~smlmscale.io.outputs.Staged`) are not kept for a resume.
@@ -56,7 +59,7 @@ def table_from_parts(files: Sequence[str], output, *, meta, overwrite: bool,
             staged.keep_on_error = False
         raise empty
     write_table(dd.read_parquet(list(files), split_row_groups=False), output, meta=meta,
-                overwrite=overwrite)
+                overwrite=overwrite, format=format)
     return rows
 
 

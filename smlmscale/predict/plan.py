@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from smlmscale.errors import InputError
-from smlmscale.predict.settings import PredictSettings, StackSettings, check_geometry, \
-    check_stack
+from smlmscale.predict.settings import (Z_FORMATS, PredictSettings, StackSettings,
+                                        check_geometry, check_stack, gives_z)
 
 RESUME_HINT = "pass --resume to continue it or --overwrite to start again"
 DENSITY_EXISTS = "pass --overwrite to replace it, or choose another --density-out"
@@ -27,6 +27,16 @@ def histogram_path(output: str | os.PathLike) -> str:
     return f"{root}_uncertainty.png"
 
 
+def _check_z(fmt: str, meta: dict, *, path) -> None:
+    """Refuse a table format that needs z (a request for z) with a model that gives none."""
+    if fmt in Z_FORMATS and not gives_z(meta):
+        raise InputError(f"the {fmt} format needs z, but this {meta.get('model')} model is "
+                         "2D: it predicts no z", path=path,
+                         hint="write another format (.parquet, .csv), or train a 3D model "
+                              "(deepstorm3d, deepstorm on --z-bins patches, or locnet on 3D "
+                              "frames)")
+
+
 def _check_model_kind(meta: dict, given, *, rois, density_out, n_frames: int) -> None:
     """Options a model kind refuses; locnet's temporal context against the movie."""
     from smlmscale.predict.context import check_context
@@ -37,6 +47,10 @@ def _check_model_kind(meta: dict, given, *, rois, density_out, n_frames: int) ->
             raise InputError(f"--max-uncertainty needs a locnet model, this one is "
                              f"{meta.get('model')!r}", param="max_uncertainty_nm",
                              hint="leave out --max-uncertainty")
+        if meta.get("model") == "deepstorm3d" and density_out is not None:
+            raise InputError("--density-out is not for deepstorm3d models (their voxel "
+                             "grids are localized tile by tile, never stored)",
+                             hint="leave out --density-out")
         return
     for name, value in (("--rois", rois), ("--density-out", density_out)):
         if value is not None:
@@ -74,6 +88,8 @@ class PredictPlan:
         The density store to write as well (movies), absolute.
     histogram : str or None
         locnet models: the PNG of the predicted uncertainties, beside the table.
+    format : str or None
+        The table format (None: from the extension).
     resume, overwrite : bool
     command : str or None
         Provenance.
@@ -99,6 +115,7 @@ class PredictPlan:
     command: str | None = None
     record: dict | None = None
     histogram: str | None = None
+    format: str | None = None
 
 
 def _stack_settings(settings: PredictSettings | StackSettings | None,
@@ -122,7 +139,8 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
                     density_out: str | os.PathLike | None = None,
                     frames: tuple[int, int] | None = None,
                     section_thickness_nm: float | None = None, resume: bool = False,
-                    overwrite: bool = False, command: str | None = None) -> PredictPlan:
+                    overwrite: bool = False, command: str | None = None,
+                    format: str | None = None) -> PredictPlan:
     """Check a prediction run (cheap: headers and small files only, no cluster).
 
     Parameters
@@ -148,6 +166,9 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
         Continue an interrupted run; replace existing outputs.
     command : str, optional
         Provenance.
+    format : str, optional
+        The table format (default: from the extension); a format that needs z
+        (``deepstorm3d``) asks for z, which a 2D model refuses.
 
     Raises
     ------
@@ -204,7 +225,8 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
                   "density": density}
     table_meta = TableMeta(pixel_size_nm=pixel_nm, image_shape=tuple(shape),
                            n_frames=n_frames, source=where["input"])
-    prepare_output(output, meta=table_meta, format=None, overwrite=overwrite)
+    fmt, _ = prepare_output(output, meta=table_meta, format=format, overwrite=overwrite)
+    _check_z(fmt, meta, path=output)
     check_output(output, kind="file", work_folder=True, overwrite=overwrite, resume=resume,
                  resume_hint=RESUME_HINT)
     if resume and not os.path.isdir(partial_path(output)):
@@ -221,7 +243,7 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
                        output=str(output), settings=settings, meta=meta,
                        table_meta=table_meta, pixel_size_nm=pixel_nm, frames=span,
                        image_shape=tuple(shape), resume=resume, overwrite=overwrite,
-                       command=command, record=record, **extra)
+                       command=command, record=record, format=format, **extra)
 
 
 __all__ = ["PredictPlan", "histogram_path", "prepare_predict"]

@@ -63,14 +63,17 @@ def _step(layer: Any, fields: list[tuple[float, float]]) -> tuple[float, float]:
     return radius, jump
 
 
-def receptive_field(model: Any) -> tuple[int, int]:
+def receptive_field(model: Any, *, upsampling: int = 1) -> tuple[int, int]:
     """Receptive radius and total downsampling of a Keras model, in input pixels.
 
     Parameters
     ----------
     model : keras.Model
-        A functional model whose input and output have the same pixel grid (the four
-        smlmscale architectures, or any built from the layers handled here).
+        A functional model whose output grid is its input's (the smlmscale architectures
+        but deepstorm3d), or ``upsampling`` times finer (deepstorm3d), built from the
+        layers handled here.
+    upsampling : int, optional
+        Output pixels per input pixel along each axis.
 
     Returns
     -------
@@ -85,7 +88,7 @@ def receptive_field(model: Any) -> tuple[int, int]:
     ------
     ValueError
         For a layer that changes the pixel grid in a way not handled here, or a model
-        whose output grid differs from its input's.
+        whose output grid is not ``upsampling`` times its input's.
     """
     fields: dict[int, tuple[float, float]] = {}
     largest = 1.0
@@ -107,8 +110,9 @@ def receptive_field(model: Any) -> tuple[int, int]:
         for tensor in node.output_tensors:
             fields[id(tensor)] = result
     radius, jump = fields[id(model.outputs[0])]
-    if not math.isclose(jump, 1.0):
-        raise ValueError(f"the model's output pixels step {jump} input pixels, not 1")
+    if not math.isclose(jump * upsampling, 1.0):
+        raise ValueError(f"the model's output pixels step {jump} input pixels, not "
+                         f"1/{upsampling}")
     return int(math.ceil(radius)), int(round(largest))
 
 

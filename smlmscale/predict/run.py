@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smlmscale.errors import InputError
+from smlmscale.predict.deepstorm3d_block import run_voxel_block, voxel_settings
 from smlmscale.predict.locnet_block import locnet_settings, removed_rows, run_locnet_block
 from smlmscale.predict.parts import run_tasks, staged_parts, table_from_parts
 from smlmscale.predict.plan import PredictPlan, prepare_predict
@@ -30,13 +31,16 @@ from smlmscale.predict.settings import PredictSettings, block_settings
 from smlmscale.predict.tasks import BlockJob, part_path, run_block
 from smlmscale.predict.tiles import make_grid
 
-#: Model kind -> (task, kernel-settings builder, extra halo px) of a movie block; any
-#: other kind (deepstorm, autoencoder, unet) uses the density path of
-#: :mod:`smlmscale.predict.block`. locnet's candidates read a 3 x 3 neighbourhood, so its
-#: maps must be exact 1 px beyond the core: halo >= receptive radius + 1.
-BLOCK_FUNCTIONS: dict[str, tuple[Callable, Callable, int]] = {
-    "locnet": (run_locnet_block, locnet_settings, 1)}
-DEFAULT_BLOCK = (run_block, block_settings, 0)
+#: Model kind -> (task, kernel-settings builder, extra halo) of a movie block; any other
+#: kind (deepstorm, autoencoder, unet) uses the density path of
+#: :mod:`smlmscale.predict.block`. The extra halo, ``extra(kernel settings)`` output px,
+#: is what the kernel reads beyond a core: locnet's candidates read a 3 x 3 neighbourhood
+#: (halo >= receptive radius + 1), deepstorm3d's maxima and centroids a cube of
+#: ``radius`` voxels.
+BLOCK_FUNCTIONS: dict[str, tuple[Callable, Callable, Callable[[object], int]]] = {
+    "locnet": (run_locnet_block, locnet_settings, lambda kernel: 1),
+    "deepstorm3d": (run_voxel_block, voxel_settings, lambda kernel: kernel.radius)}
+DEFAULT_BLOCK = (run_block, block_settings, lambda kernel: 0)
 
 #: The record inside ``DENSITY.partial`` naming the table it belongs to.
 DENSITY_RECORD = "predict-density.json"
@@ -82,6 +86,15 @@ class PredictResult:
     def frames_per_second(self) -> float:
         """Frames per second of this call (resumed blocks included in ``frames``)."""
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def grid_of(predictor, image_shape: tuple[int, int], *, factor: int, extra: int,
+            tile: int):
+    """The tiling of a model's frames: halo = receptive radius + ``extra`` and alignment,
+    in output pixels (a model that upsamples inside reads camera-pixel windows)."""
+    up = predictor.upsamples
+    return make_grid(image_shape, factor=factor, align=predictor.align * up,
+                     radius=predictor.radius * up + extra, tile=tile, internal=up)
 
 
 def _blocks(first: int, last: int, size: int) -> list[tuple[int, int]]:
@@ -153,8 +166,9 @@ def _run_movie(plan: PredictPlan, *, client,
     factor = int(meta.get("upsampling") or 1)
     predictor = cached_predictor(plan.model)
     task, kernel_settings, extra = BLOCK_FUNCTIONS.get(meta.get("model"), DEFAULT_BLOCK)
-    grid = make_grid(plan.image_shape, factor=factor, align=predictor.align,
-                     radius=predictor.radius + extra, tile=settings.tile)
+    kernel = kernel_settings(settings, meta, plan.pixel_size_nm / factor)
+    grid = grid_of(predictor, plan.image_shape, factor=factor, extra=extra(kernel),
+                   tile=settings.tile)
     blocks = _blocks(first, last, settings.frames_per_block)
     with contextlib.ExitStack() as stack:
         staged = stack.enter_context(staged_parts(plan))
@@ -169,13 +183,13 @@ def _run_movie(plan: PredictPlan, *, client,
         jobs = [BlockJob(store=plan.input, start=a, stop=b, model=plan.model, parts=str(parts),
                          density=None if density is None else str(density.path), first=first)
                 for a, b in todo]
-        kernel = kernel_settings(settings, meta, plan.pixel_size_nm / factor)
         run_tasks(client, task, jobs, grid, kernel,
                   total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",
                   progress=progress)
         files = [str(part_path(parts, a, b)) for a, b in blocks]
         rows = table_from_parts(
             files, plan.output, meta=plan.table_meta, overwrite=plan.overwrite,
+            format=plan.format,
             discard=[s for s in (staged, density) if s is not None],
             empty=InputError(f"no localization reached the threshold {kernel.threshold:g}",
                              path=plan.input, hint="lower --threshold, or check the model "
@@ -212,7 +226,8 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
                   output: str | os.PathLike, *, client, settings: PredictSettings | None = None,
                   density_out: str | os.PathLike | None = None, resume: bool = False,
                   overwrite: bool = False, command: str | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> PredictResult:
+                  progress: Callable[[int, int], None] | None = None,
+                  format: str | None = None) -> PredictResult:
     """Predict the localizations of a movie with a trained model, across a Dask cluster.
 
     :func:`~smlmscale.predict.plan.prepare_predict` then :func:`run_predict`.
@@ -237,17 +252,20 @@ def predict_movie(input: str | os.PathLike, model: str | os.PathLike,
         Provenance.
     progress : callable, optional
         ``progress(blocks_done, blocks_total)``.
+    format : str, optional
+        The table format (default: from the extension).
 
     Raises
     ------
     InputError
         Not a model folder or a movie; geometry or pixel size contradicting the model;
-        empty movie or frame range; outputs that exist; a resumed run with other settings.
+        empty movie or frame range; outputs that exist; a resumed run with other settings;
+        a format that needs z with a 2D model.
     """
     plan = prepare_predict(input, model=model, output=output, settings=settings,
                            density_out=density_out, resume=resume, overwrite=overwrite,
-                           command=command)
+                           command=command, format=format)
     return run_predict(plan, client=client, progress=progress)
 
 
-__all__ = ["PredictResult", "predict_movie", "run_predict"]
+__all__ = ["PredictResult", "grid_of", "predict_movie", "run_predict"]

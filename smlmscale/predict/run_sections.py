@@ -81,6 +81,7 @@ def run_stack(plan: PredictPlan, *, client,
         files = [str(tiles_part(parts, i)) for i in range(len(groups))]
         points = table_from_parts(
             files, plan.output, meta=plan.table_meta, overwrite=plan.overwrite,
+            format=plan.format,
             discard=[staged], empty=InputError(
                 f"no pixel of the {len(roi_list)} ROI tiles predicts {settings.min_count:g} "
                 "localizations or more", path=plan.input,

@@ -16,6 +16,12 @@ from smlmscale.settings import Settings, setting
 PIXEL_TOLERANCE = 0.02
 #: ``--threshold`` of density models (deepstorm and its kin) when it is not given.
 DEEPSTORM_THRESHOLD = 0.1
+#: ``--radius`` when it is not given: density px of deepstorm models, voxels of deepstorm3d
+#: ones (the seed's 4).
+DEFAULT_RADIUS = {"deepstorm3d": 4}
+DENSITY_RADIUS = 1
+#: Table formats whose writer needs ``z_nm``: asking for one asks for z.
+Z_FORMATS = ("deepstorm3d",)
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,10 @@ class PredictSettings(Settings):
     confidence : {"peak", "sum"}
         ``peak``: the density maximum relative to one emitter's target peak (about 1
         for a clear emitter); ``sum``: the 3 x 3 density sum (emitters).
-    radius : int
-        Local-maximum suppression half-size, density pixels.
+        deepstorm3d models: the voxel's value relative to the scaling factor.
+    radius : int or None
+        Local-maximum suppression half-size, density pixels (deepstorm3d: voxels, also
+        the centroid's cube); None: 1 (deepstorm3d 4).
     frames : tuple of int or None
         ``(first, stop)`` frames to predict; None for all.
     frames_per_block : int
@@ -52,12 +60,15 @@ class PredictSettings(Settings):
     threshold: float | None = setting(None, min=0, default_text=f"{DEEPSTORM_THRESHOLD:g}; "
                                       "locnet: the summed 3x3 probability, 0.5",
                                       help="Confidence threshold (about 1 for a clear "
-                                           "emitter; with --rois the least count a pixel "
-                                           "keeps)")
+                                           "emitter; deepstorm3d: a fraction of the "
+                                           "scaling factor; with --rois the least count "
+                                           "a pixel keeps)")
     confidence: str = setting("peak", help="peak (relative to one emitter's target peak) "
                                            "or sum (3x3)")
-    radius: int = setting(1, min=1, unit="density px",
-                          help="Local-maximum suppression half-size")
+    radius: int | None = setting(None, min=1, unit="density px or voxels",
+                                 default_text=f"{DENSITY_RADIUS}; deepstorm3d "
+                                              f"{DEFAULT_RADIUS['deepstorm3d']}",
+                                 help="Local-maximum suppression half-size")
     frames: tuple[int, int] | None = setting(None, help="Predict these frames only",
                                              default_text="all")
     frames_per_block: int = setting(32, min=1, help="Frames per task")
@@ -212,20 +223,53 @@ def pixel_size(store: Any, meta: dict, override: float | None, *, path: str) -> 
     return float(pixel_nm)
 
 
-def block_settings(settings: PredictSettings, meta: dict, pixel_nm: float) -> BlockSettings:
-    """The kernel settings of a run from the user's settings and the model's metadata."""
+def gives_z(meta: dict) -> bool:
+    """Whether a model predicts z: deepstorm3d, a 3D locnet, a model of ``--z-bins``."""
+    if meta.get("model") == "deepstorm3d":
+        return True
+    if meta.get("model") == "locnet":
+        return int((meta.get("target_shape") or [0])[-1]) == 6
+    return int((meta.get("generator_params") or {}).get("z_bins") or 0) > 0
+
+
+def radius_of(settings: PredictSettings, meta: dict) -> int:
+    """``--radius``, or the model kind's default."""
+    if settings.radius is not None:
+        return int(settings.radius)
+    return DEFAULT_RADIUS.get(meta.get("model"), DENSITY_RADIUS)
+
+
+def input_normalization(meta: dict) -> tuple[str, float, float]:
+    """``(mode, scale, offset)`` of the model's inputs for
+    :func:`~smlmscale.predict.block.normalize_frames` (``patch`` models get whole frames
+    projected, as ``frame`` ones)."""
     normalization = meta.get("normalization") or {}
     mode = normalization.get("mode", "frame")
+    if mode == "affine":
+        return mode, float(normalization.get("scale_adu") or 1), float(
+            normalization.get("offset_adu") or 0)
+    scale = float(normalization.get("input_scale") or normalization.get("scale") or 1)
+    return ("frame" if mode in ("frame", "patch") else mode), scale, 0.0
+
+
+def block_settings(settings: PredictSettings, meta: dict, pixel_nm: float) -> BlockSettings:
+    """The kernel settings of a run from the user's settings and the model's metadata."""
+    from smlmscale.localize.zbins import bin_centres
+
+    mode, scale, offset = input_normalization(meta)
     params = meta.get("generator_params") or {}
+    bins = int(params.get("z_bins") or 0)
+    centres = (tuple(float(c) for c in bin_centres(params["z_range_nm"], bins)) if bins
+               else None)
     return BlockSettings(
-        normalize="frame" if mode in ("frame", "patch") else mode,
-        input_scale=float(normalization.get("input_scale") or normalization.get("scale") or 1),
+        normalize=mode, input_scale=scale, input_offset=offset,
         target_scale=float(meta.get("target_scale") or 1.0),
         unit_peak=unit_peak(float(params.get("target_sigma_px", 0.0))),
         threshold=DEEPSTORM_THRESHOLD if settings.threshold is None else settings.threshold,
-        confidence=settings.confidence, radius=settings.radius,
-        pixel_nm=pixel_nm, batch_size=settings.batch_size)
+        confidence=settings.confidence, radius=radius_of(settings, meta),
+        pixel_nm=pixel_nm, batch_size=settings.batch_size, z_centres_nm=centres)
 
 
-__all__ = ["PIXEL_TOLERANCE", "PredictSettings", "StackSettings", "block_settings",
-           "check_geometry", "check_stack", "pixel_size"]
+__all__ = ["DEFAULT_RADIUS", "PIXEL_TOLERANCE", "PredictSettings", "StackSettings", "Z_FORMATS",
+           "block_settings", "check_geometry", "check_stack", "gives_z", "input_normalization",
+           "pixel_size", "radius_of"]
