@@ -8,7 +8,10 @@ Modes, chosen by what the patch geometry allows:
 - ``"vflip"``: up-down flips only (fusion patches: the spectral box lies to the right of
   the localization box and the dispersion runs along x, so left-right flips and turns
   would make patches no spectrometer produces);
-- ``"none"``.
+- ``"none"``: targets whose z is read from the PSF's shape (``deepstorm3d`` patch sets,
+  ``deepstorm`` ones on ``--z-bins``): a transpose swaps an astigmatic PSF's x and y
+  widths, which is the PSF of another z (``-z`` about the middle), and a flip mirrors a
+  tetrapod's rotating lobes, so any symmetry would give inputs the wrong z.
 
 Each sample of a batch draws its own symmetry; the draws are stateless, seeded by an
 element of :func:`tf.data.Dataset.random`, so a seeded run repeats exactly.
@@ -27,8 +30,12 @@ AUGMENTATIONS = ("none", "vflip", "flips", "dihedral")
 
 
 def allowed_augmentation(generator: str | None, input_shape: tuple[int, ...],
-                         target_shape: tuple[int, ...]) -> str:
-    """The widest augmentation a patch set allows (see the module docstring)."""
+                         target_shape: tuple[int, ...], attrs=None) -> str:
+    """The widest augmentation a patch set allows (see the module docstring); ``attrs``,
+    the patch set's attributes, tell z-binned deepstorm targets."""
+    z_bins = int(((attrs or {}).get("params") or {}).get("z_bins") or 0)
+    if generator == "deepstorm3d" or (generator == "deepstorm" and z_bins):
+        return "none"
     if generator == "fusion":
         return "vflip"
     square = input_shape[0] == input_shape[1] and target_shape[0] == target_shape[1]

@@ -233,7 +233,7 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
     if not plan.validation:
         notes.append("the patch set has no validation split: early stopping and the learning "
                      "rate follow the training loss")
-    augment = (allowed_augmentation(plan.attrs.get("generator"), *plan.shapes)
+    augment = (allowed_augmentation(plan.attrs.get("generator"), *plan.shapes, plan.attrs)
                if settings.augment and ps is not None else "none")
     strategy = choose_strategy(gpus)
     with precision(settings.mixed_precision, gpus) as policy, strategy.scope():

@@ -81,6 +81,12 @@ def test_allowed_augmentation_by_geometry_and_generator():
     assert allowed_augmentation("counts", (40, 40, 2), (40, 40, 1)) == "dihedral"
     assert allowed_augmentation("fusion", (16, 64, 1), (16, 64, 1)) == "vflip"
     assert allowed_augmentation("summed", (16, 32, 1), (16, 32, 1)) == "flips"
+    # z read from the PSF's shape: no symmetry keeps it
+    assert allowed_augmentation("deepstorm3d", (16, 16, 1), (16, 16, 5)) == "none"
+    assert allowed_augmentation("deepstorm", (32, 32, 1), (32, 32, 8),
+                                {"params": {"z_bins": 8}}) == "none"
+    assert allowed_augmentation("deepstorm", (32, 32, 1), (32, 32, 1),
+                                {"params": {"z_bins": 0}}) == "dihedral"
     with pytest.raises(ValueError):
         augment_pairs(None, "rotate")
 
