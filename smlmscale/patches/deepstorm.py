@@ -33,7 +33,7 @@ import pandas as pd
 
 from smlmscale.errors import InputError
 from smlmscale.kernels.gaussian import stamp_targets
-from smlmscale.kernels.normalize import normalize_patches
+from smlmscale.kernels.normalize import normalize_global, normalize_patches
 from smlmscale.settings import Settings, setting
 
 NORMALIZE = ("frame", "patch")
@@ -223,9 +223,8 @@ def normalized_patches(block: np.ndarray, first_frame: int, corners: pd.DataFram
     if normalize == "patch":
         return normalize_patches(patches)
     if normalize == "global":
-        from smlmscale.patches.stacks import normalize_adu
-
-        return normalize_adu(patches, *global_factors)
+        offset, scale = global_factors
+        return normalize_global(patches, subtract=offset, divide=scale)
     return patches.astype(np.float32)
 
 

@@ -7,8 +7,7 @@ Where the patches go is decided from the table alone, as for ``deepstorm``
   does: each whole frame projected to ``[0, 1]`` before the cut (``project_01``, the
   default, as ``predict`` normalizes frames), each patch projected, or
   ``(ADU - global_factors[0]) / global_factors[1]`` (``--normalize global``, the seed's
-  ``global_factors``; the affine kernel of the ``frames`` generator,
-  :func:`smlmscale.patches.stacks.normalize_adu`).
+  ``global_factors``), the kernels of :mod:`smlmscale.kernels.normalize`.
 - **Target**: the emitters of the patch, stored *sparsely* at camera resolution: channels
   ``occupancy, photons, dx_px, dy_px, z_nm`` (:data:`TARGET_CHANNELS`), ``(H, W, 5)``
   float32, the maps of the ``frames`` generator

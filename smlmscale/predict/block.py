@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from smlmscale.kernels.normalize import normalize_patches
+from smlmscale.kernels.normalize import normalize_global, normalize_patches
 from smlmscale.localize.maxima import find_maxima
 from smlmscale.localize.zbins import bin_profiles, z_from_profiles
 from smlmscale.predict.tiles import TileGrid, predict_frames
@@ -81,9 +81,8 @@ def normalize_frames(frames: np.ndarray, mode: str, scale: float = 1.0,
         # the same projection the deepstorm generator applies to the frames it cuts
         return normalize_patches(frames)
     if mode == "affine":
-        from smlmscale.patches.stacks import normalize_adu
-
-        return normalize_adu(frames, offset, scale)
+        # the global factors the deepstorm3d generator applies (the seed's global_factors)
+        return normalize_global(frames, subtract=offset, divide=scale)
     frames = np.asarray(frames, dtype=np.float32)
     return frames / np.float32(scale) if mode == "scale" else frames
 
