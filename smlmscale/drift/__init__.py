@@ -1,0 +1,1 @@
+"""Drift correction of localization tables: redundant cross-correlation (RCC) across the cluster."""

@@ -1,0 +1,1 @@
+"""Post-processing of localization tables: linking consecutive-frame localizations, filtering."""

@@ -1,0 +1,1 @@
+"""Resolution estimates of localization tables: Fourier ring correlation (FRC)."""
