@@ -139,6 +139,9 @@ def train_command(
     scaling_factor: Annotated[Optional[float], _opt(_S, "scaling_factor", panel=_MODEL)
                               ] = None,
     filters: Annotated[Optional[int], _opt(_S, "filters", panel=_MODEL)] = None,
+    learn_mask: Annotated[Optional[bool], _opt(_S, "learn_mask", "--learn-mask",
+                                               panel=_MODEL)] = None,
+    psf: Annotated[Optional[str], _opt(_S, "psf", panel=_MODEL, metavar="PSF.zarr")] = None,
     epochs: Annotated[Optional[int], _opt(_S, "epochs", panel=_SCHEDULE)] = None,
     batch_size: Annotated[Optional[int], _opt(_S, "batch_size", panel=_SCHEDULE)] = None,
     lr: Annotated[Optional[float], _opt(_S, "lr", panel=_SCHEDULE)] = None,
@@ -167,6 +170,7 @@ def train_command(
     smlmscale train train.zarr -o model --resume --epochs 80;
     smlmscale train train3d.zarr -o model3d --model deepstorm3d --dilation-max 16
     --scaling-factor 800 --lr 5e-4 --batch-size 4;
+    smlmscale train train3d.zarr -o mask3d --model deepstorm3d --learn-mask --psf clear.psf.zarr;
     smlmscale train --simulate sim.yaml -o model --model locnet --steps-per-epoch 500
     """
     if not global_options(ctx).debug and "tensorflow" not in sys.modules:

@@ -64,6 +64,7 @@ def load_keras_model(path: str | os.PathLike, *, compile: bool = False) -> Any:
     import keras
 
     import smlmscale.models.losses  # noqa: F401  (registers the losses)
+    import smlmscale.models.mask_imaging  # noqa: F401  (the imaging layer of --learn-mask)
 
     path = os.fspath(path)
     if os.path.isdir(path):

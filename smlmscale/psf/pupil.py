@@ -115,6 +115,25 @@ def check_window(grid: PupilGrid, size_px: tuple[int, int]) -> tuple[int, int]:
     return int(h), int(w)
 
 
+def check_shift_field(grid: PupilGrid, shape: tuple[int, int]) -> None:
+    """Refuse frames too large to render by shifting PSFs across the pupil grid's
+    periodic ``N x N`` field (mask learning): at most ``(N - 1) // 2`` px a side, so no
+    emitter's light in the frame wraps round.
+
+    Raises
+    ------
+    InputError
+        A side above ``(N - 1) // 2`` px.
+    """
+    largest = (grid.n - 1) // 2
+    if max(int(v) for v in shape[:2]) > largest:
+        raise InputError(f"mask learning renders frames of at most {largest} px across on "
+                         f"this optics' {grid.n}x{grid.n} pupil grid, the patches are "
+                         f"{shape[0]}x{shape[1]} px", param="patch_size_px",
+                         hint="make patches with a smaller --patch-size, or a PSF file with "
+                              "a smaller --slm-pixel (a larger grid)")
+
+
 def psf_images(grid: PupilGrid, *, dx_px: Any = 0.0, dy_px: Any = 0.0, z_nm: Any = 0.0,
                mask_phase: Any = None, blur_sigma_px: Any = None,
                size_px: int | tuple[int, int] | None = None, xp: str | Backend = "numpy"):
@@ -142,4 +161,4 @@ def psf_images(grid: PupilGrid, *, dx_px: Any = 0.0, dy_px: Any = 0.0, z_nm: Any
     return crop_centre(images, check_window(grid, size_px), grid.centre)
 
 
-__all__ = ["check_window", "crop_centre", "image_from_field", "psf_images", "pupil_field"]
+__all__ = ["check_shift_field", "check_window", "crop_centre", "image_from_field", "psf_images", "pupil_field"]

@@ -59,6 +59,8 @@ class TrainPlan:
         The command line, for provenance.
     simulation : SimTrainSettings or None
         The simulated data of ``--simulate`` (then ``patchset`` is None).
+    mask_learning : MaskLearning or None
+        What ``--learn-mask`` images with (:mod:`smlmscale.train.mask_learning`).
     """
 
     patchset: PatchSet | None
@@ -72,6 +74,7 @@ class TrainPlan:
     state: ResumeState = field(default_factory=ResumeState)
     command: str | None = None
     simulation: SimTrainSettings | None = None
+    mask_learning: Any = None
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -175,6 +178,11 @@ def prepare_train(patches: str | os.PathLike | None, output: str | os.PathLike, 
         check_output(final, overwrite=overwrite, resume_hint=RESUME_HINT)
         record = run_record(settings, ps, command=command, started=utc_now())
     _check_patchset(ps, settings)
+    learning = None
+    if settings.learn_mask:
+        from smlmscale.train.mask_learning import prepare_mask_learning
+
+        learning = prepare_mask_learning(settings.psf, ps)
     stream = plan_stream(ps, batch_size=settings.batch_size, budget_bytes=settings.memory_budget)
     if resume:
         state = resume_state(partial, stored)
@@ -184,7 +192,8 @@ def prepare_train(patches: str | os.PathLike | None, output: str | os.PathLike, 
         check_precision(True)
     return TrainPlan(patchset=ps, output=final, settings=settings, record=record,
                      stream=stream, validation=bool(split_selection(ps, "validation")[1].sum()),
-                     resume=resume, overwrite=overwrite, state=state, command=command)
+                     resume=resume, overwrite=overwrite, state=state, command=command,
+                     mask_learning=learning)
 
 
 def prepare_simulated(simulate: str | os.PathLike, output: str | os.PathLike, *,

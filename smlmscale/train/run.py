@@ -192,6 +192,10 @@ def _compiled_model(plan: TrainPlan) -> Any:
     settings = plan.settings
     model = float32_output(model_kind(settings.model).build(*plan.shapes,
                                                             params=plan.model_params))
+    if plan.mask_learning is not None:
+        from smlmscale.train.mask_learning import learner
+
+        model = learner(model, plan.mask_learning, plan.shapes[1], seed=settings.seed)
     loss = get_loss(settings.loss_name, **_loss_params(plan))
     model.compile(optimizer=keras.optimizers.Adam(settings.lr), loss=loss)
     return model
@@ -214,6 +218,10 @@ def _streams(plan: TrainPlan, *, augment: str, seed: int) -> tuple[Any, Any, int
                          target_scale=settings.scale)
     val = (patch_stream(ps, "validation", plan.stream, shuffle=False,
                         target_scale=settings.scale) if plan.validation else None)
+    if plan.mask_learning is not None:
+        from smlmscale.train.mask_learning import learning_stream
+
+        train, val = learning_stream(train), learning_stream(val)
     return train, val, None
 
 
@@ -286,6 +294,12 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
     best_row = history.loc[history[monitor].idxmin()]
     best_epoch, epochs_run = int(best_row["epoch"]), int(history["epoch"].max())
     stopped = bool(epochs_run < settings.epochs)
+    if plan.mask_learning is not None:
+        from smlmscale.train.mask_learning import save_learned
+
+        model = save_learned(model, plan.mask_learning, partial)
+        notes.append(f"the learnt phase mask is in {final / 'learned_mask.npy'} and its PSF "
+                     f"file {final / 'learned.psf.zarr'} (simulate --psf takes it)")
     tmp = partial / f".partial_{md.MODEL_FILE}"
     model.save(tmp)
     os.replace(tmp, partial / md.MODEL_FILE)
@@ -341,6 +355,8 @@ def _model_json(plan: TrainPlan, model: Any, training: dict[str, Any]) -> dict[s
         "model_options": settings.model_options(),
         "loss": {"name": settings.loss_name, **_loss_params(plan)},
         "training": training,
+        **({} if plan.mask_learning is None else
+           {"mask_learning": plan.mask_learning.record()}),
         **data,
         "provenance": {"command": plan.command, "created": utc_now(), "version": __version__},
     }

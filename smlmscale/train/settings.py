@@ -81,6 +81,12 @@ class TrainSettings(Settings):
         largest dilation (16 or 4, the seed's ``dilation_flag``), the spike of one
         emitter in the output grid (the seed's ``scaling_factor``), and the feature maps
         of its convolutions. Given for another model, they are refused.
+    learn_mask : bool
+        deepstorm3d only: learn the phase mask jointly with the CNN, imaging the patch
+        set's emitters through ``psf`` (the seed's ``learn_mask``;
+        :mod:`smlmscale.train.mask_learning`).
+    psf : str or None
+        The PSF file (a pupil model) of ``learn_mask``: optics and starting mask.
     """
 
     model: str = setting("deepstorm", help=_model_help())
@@ -123,6 +129,10 @@ class TrainSettings(Settings):
                                                 "the voxel grid (the output's maximum)")
     filters: int | None = setting(None, min=1, default_text="64",
                                   help="deepstorm3d: feature maps of the convolutions")
+    learn_mask: bool = setting(False, help="deepstorm3d: learn the phase mask with the CNN, "
+                                           "imaging the patch set's emitters through --psf")
+    psf: str | None = setting(None, help="--learn-mask: PSF file (smlmscale psf) giving the "
+                                         "optics and the starting mask")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -136,6 +146,16 @@ class TrainSettings(Settings):
             raise InputError(f"unknown loss {self.loss!r}", param="loss",
                              hint=f"choose one of {', '.join(LOSS_NAMES)}")
         self._check_model_fields()
+        if self.learn_mask and self.model != "deepstorm3d":
+            raise InputError(f"--learn-mask applies to --model deepstorm3d, not {self.model}",
+                             param="learn_mask", hint="leave it out, or train deepstorm3d")
+        if self.learn_mask and self.psf is None:
+            raise InputError("--learn-mask needs --psf FILE: the optics and the starting mask",
+                             param="psf", hint="make one with smlmscale psf (leave out --mask "
+                                               "to start from a clear pupil, as the seed does)")
+        if self.psf is not None and not self.learn_mask:
+            raise InputError("--psf applies to --learn-mask only", param="psf",
+                             hint="add --learn-mask, or leave --psf out")
 
     def _check_model_fields(self) -> None:
         """Refuse options of another model kind, a fixed loss for another kind, another
