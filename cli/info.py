@@ -40,7 +40,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 @app.command("info")
 def info_command(
     path: Annotated[Path, typer.Argument(
-        help="An OME-Zarr store, a patch set, a model folder, a clusters folder or a "
+        help="An OME-Zarr store, a patch set, a model folder, a PSF file, a clusters folder or a "
              "localization table.",
         show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

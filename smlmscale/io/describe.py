@@ -57,6 +57,8 @@ PATH_KINDS: tuple[PathKind, ...] = (
              _Lazy("smlmscale.patches.patchset:describe_patchset")),
     PathKind("model", _Lazy("smlmscale.io.modeldir:is_model_dir"),
              _Lazy("smlmscale.io.modeldir:describe_model")),
+    PathKind("PSF file", _Lazy("smlmscale.psf.store:is_psf_store"),
+             _Lazy("smlmscale.psf.store:describe_psf")),
     PathKind("image store", os.path.isdir, _Lazy("smlmscale.io.ome_zarr:describe_store")),
     PathKind("localization table", os.path.isfile,
              _Lazy("smlmscale.io.tables.describe:describe_table_file")),

@@ -49,6 +49,15 @@ def test_the_issues_command_line(tmp_path):
                                atol=1e-9)
 
 
+def test_info_describes_a_psf_file(tmp_path):
+    out = tmp_path / "tetrapod.psf.zarr"
+    assert _psf("-o", out, "--builtin", "tetrapod", *FAST).exit_code == 0
+    result = runner.invoke(app, ["info", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "kind: PSF" in result.stdout and "model: pupil" in result.stdout
+    assert "z range nm: 0.0, 2000.0" in result.stdout and "planes: 11" in result.stdout
+
+
 def test_builtin_and_zernike_masks(tmp_path):
     out = tmp_path / "astig.psf.zarr"
     result = _psf("-o", out, "--builtin", "astigmatism", "--zernike", "12:0.25", *FAST,
