@@ -9,8 +9,8 @@ deepstorm3d`) into normalized camera frames ``(N, H, W, 1)`` with the pupil mode
 1. each emitter's PSF image, unit energy over the pupil grid's ``n x n`` field, shifted
    to its place in the frame by the pupil's phase ramp (exact for a band-limited field;
    the grid is periodic, so the frame must be at most ``(n - 1) / 2`` px across, which
-   :func:`~smlmscale.psf.pupil.check_shift_field` enforces), blurred by a Gaussian drawn from the PSF file's blur
-   range (its mean outside training);
+   :func:`~smlmscale.psf.pupil.check_shift_field` enforces), blurred by a Gaussian
+   drawn from the PSF file's blur range (its mean outside training);
 2. times its photons, summed per frame, plus a uniform background drawn per frame from
    ``background_photons`` (photons/px);
 3. in training, shot noise as its Gaussian approximation ``sqrt(lambda) eps`` and read

@@ -161,4 +161,5 @@ def psf_images(grid: PupilGrid, *, dx_px: Any = 0.0, dy_px: Any = 0.0, z_nm: Any
     return crop_centre(images, check_window(grid, size_px), grid.centre)
 
 
-__all__ = ["check_shift_field", "check_window", "crop_centre", "image_from_field", "psf_images", "pupil_field"]
+__all__ = ["check_shift_field", "check_window", "crop_centre", "image_from_field", "psf_images",
+           "pupil_field"]
