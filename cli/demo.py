@@ -6,9 +6,11 @@ simulate a blinking-emitter movie with its truth, also as an OME-TIFF series; in
 series and check it equals the simulation; preprocess; cut Deep-STORM patches; train a
 small deepstorm model; predict the first frames, score them against the truth and render
 them; train a locnet model on simulated data made on the fly, predict and score the same
-frames, and print both models side by side (:mod:`smlmscale.cli.demo_locnet`); convert the truth to ThunderSTORM CSV and Picasso HDF5; score a jittered copy of the
-truth (a known reference for the metrics). Then a serial-section stack to 3D clusters
-(:mod:`smlmscale.cli.demo_sections`). All steps share the demo's one Dask cluster.
+frames, and print both models side by side (:mod:`smlmscale.cli.demo_locnet`); convert
+the truth to ThunderSTORM CSV and Picasso HDF5; score a jittered copy of the truth (a known
+reference for the metrics). Then a 3D leg, an astigmatic pupil PSF to a deepstorm3d
+model's 3D localizations (:mod:`smlmscale.cli.demo_3d`), and a serial-section stack to 3D
+clusters (:mod:`smlmscale.cli.demo_sections`). All steps share the demo's one Dask cluster.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def demo_command(
              f"{figures['truth_rows']} ground-truth localizations; jittered copy scored "
              f"Jaccard {evaluation['jaccard']:.3f}; deepstorm model in {figures['model']} "
              f"(training curve {figures['curve']}); " + _predicted(figures)
-             + _locnet(figures)
+             + _locnet(figures) + _volume(figures)
              + _sections(figures) + f"files in {output}")
 
 
@@ -114,6 +116,14 @@ def run_demo(out_dir: str | os.PathLike, *, client, settings: DemoSettings = Dem
         report(f"$ export {SCHEDULER_ENV}={address}   # every step runs on the demo's "
                "Dask cluster")
         figures = _movie(files, commands, run=run, settings=settings, report=report)
+        volume = None
+        if settings.volume is not None:
+            from smlmscale.cli.demo_3d import run_3d_demo
+
+            report("")
+            report("# 3D leg (Deep-STORM3D): an astigmatic pupil PSF, a small deepstorm3d "
+                   "model, 3D localizations")
+            volume = run_3d_demo(out, run=run, settings=settings.volume, report=report)
         sections = None
         if settings.sections is not None:
             from smlmscale.cli.demo_sections import run_section_demo
@@ -122,7 +132,7 @@ def run_demo(out_dir: str | os.PathLike, *, client, settings: DemoSettings = Dem
                                         report=report)
         report("")
         run(commands["info"]).check()
-    return {**figures, "sections": sections}
+    return {**figures, "sections": sections, "volume": volume}
 
 
 def _movie(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunner,
@@ -247,6 +257,15 @@ def _sections(figures: dict) -> str:
     return (f"section stack: {sections['n_clusters']} 3D clusters found, "
             f"{sections['matched']} of {sections['simulated_clusters']} simulated ones "
             f"recovered ({100 * sections['recovered']:.0f} %; {sections['clusters']}); ")
+
+
+def _volume(figures: dict) -> str:
+    volume = figures.get("volume")
+    if not volume:
+        return ""
+    return (f"3D deepstorm3d model: axial RMSE {volume['rmse_axial_nm']:.0f} nm against "
+            f"{volume['fixed_z_rmse_nm']:.0f} nm for the best fixed z, Jaccard "
+            f"{volume['jaccard']:.3f}; ")
 
 
 def _predicted(figures: dict) -> str:

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from smlmscale.cli.demo_3d import Demo3dSettings
+
 
 @dataclass(frozen=True)
 class SectionDemoSettings:
@@ -133,6 +135,8 @@ class DemoSettings:
         leaves it out.
     sections : SectionDemoSettings or None
         The section-stack half (:mod:`smlmscale.cli.demo_sections`); None leaves it out.
+    volume : Demo3dSettings or None
+        The 3D leg (:mod:`smlmscale.cli.demo_3d`); None leaves it out.
     """
 
     frames: int = 600
@@ -154,6 +158,7 @@ class DemoSettings:
     seed: int = 0
     locnet: LocnetDemoSettings | None = LocnetDemoSettings()
     sections: SectionDemoSettings | None = SectionDemoSettings()
+    volume: Demo3dSettings | None = Demo3dSettings()
 
     @property
     def predicted_frames(self) -> int:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from smlmscale.cli import app
 from smlmscale.cli.demo import run_demo
+from smlmscale.cli.demo_3d import Demo3dSettings
 from smlmscale.cli.demo_figures import jitter_table
 from smlmscale.cli.demo_locnet import comparison_lines
 from smlmscale.cli.demo_steps import DemoSettings, LocnetDemoSettings, SectionDemoSettings
@@ -20,7 +21,9 @@ SMALL = DemoSettings(frames=40, size_px=48, frames_per_tiff=15, train_epochs=2,
                      predict_frames=10, threshold=0.0,
                      locnet=LocnetDemoSettings(steps_per_epoch=4, epochs=1, batch_size=4),
                      sections=SectionDemoSettings(n_sections=8, size_px=256, n_clusters=5,
-                                                  train_epochs=2, randomize=2))
+                                                  train_epochs=2, randomize=2),
+                     volume=Demo3dSettings(train_frames=40, test_frames=4, epochs=1, filters=4,
+                                           z_voxels=4, threshold=0.0))
 
 
 def test_jitter_table_drops_adds_and_moves():
@@ -54,6 +57,9 @@ def test_run_demo_checks_its_outputs(client, tmp_path):
     # 5 % dropped, 3 % spurious, 20 nm jitter per axis: a known score
     assert 0.85 < scores["jaccard"] < 0.97
     assert scores["rmse_lateral_nm"] == pytest.approx(20 * np.sqrt(2), rel=0.25)
+    volume = figures["volume"]
+    assert volume is None or (volume["fixed_z_rmse_nm"] > 0 and 0 <= volume["jaccard"] <= 1)
+    assert (tmp_path / "demo" / "model3d" / "model.keras").is_file()
     sections = figures["sections"]
     assert sections["simulated_clusters"] > 0 and 0 <= sections["recovered"] <= 1
     for name in ("properties.csv", "histograms.png", "sequences.csv", "cluster.json"):

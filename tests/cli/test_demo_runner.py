@@ -10,6 +10,7 @@ import pytest
 import typer
 
 from smlmscale.cli import app
+from smlmscale.cli.demo_3d import Files3d, commands as volume_commands
 from smlmscale.cli.demo_runner import SCHEDULER_ENV, StepFailed, StepRunner, shared_scheduler
 from smlmscale.cli.demo_steps import (DemoSettings, MovieFiles, SectionFiles, locnet_commands,
                                       movie_commands, section_commands, shown)
@@ -18,7 +19,8 @@ from smlmscale.cli.demo_steps import (DemoSettings, MovieFiles, SectionFiles, lo
 def _all_commands(out: Path) -> list[list[str]]:
     return [*movie_commands(MovieFiles.under(out), DemoSettings()).values(),
             *locnet_commands(MovieFiles.under(out), DemoSettings()).values(),
-            *section_commands(SectionFiles.under(out), DemoSettings().sections).values()]
+            *section_commands(SectionFiles.under(out), DemoSettings().sections).values(),
+            *volume_commands(Files3d.under(out), DemoSettings().volume).values()]
 
 
 def test_every_demo_command_line_parses(tmp_path):
