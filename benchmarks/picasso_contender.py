@@ -23,13 +23,15 @@ import time
 import numpy as np
 
 
-def run(movie_path: str, camera_path: str, locs: str | None = None) -> dict:
+def localize_movie(movie: np.ndarray, camera: dict) -> tuple:
+    """Picasso's identify + LQ Gaussian fit of ``movie`` with the CAMERA.json ``camera``
+    (keys ``box``, ``min_net_gradient``, ``pixel_size_nm`` and Picasso's camera keys);
+    ``(table, identify_s, fit_s)``, the table Picasso's own (pixel-centre px, sx/sy px)."""
     from picasso import gausslq, localize
 
-    movie = np.load(movie_path, mmap_mode=None)
-    camera = json.loads(open(camera_path, encoding="utf-8").read())
+    camera = dict(camera)
     box, ng = int(camera.pop("box")), float(camera.pop("min_net_gradient"))
-    pixel_nm = float(camera.pop("pixel_size_nm"))
+    camera.pop("pixel_size_nm", None)
     warm = localize.identify(movie[:2], ng, box, return_info=False)  # numba compiles, untimed
     gausslq.fit_spots_parallel(localize.get_spots(movie[:2], warm, box, camera), asynch=False)
     started = time.perf_counter()
@@ -38,7 +40,14 @@ def run(movie_path: str, camera_path: str, locs: str | None = None) -> dict:
     spots = localize.get_spots(movie, ids, box, camera)
     theta = gausslq.fit_spots_parallel(spots, asynch=False)
     table = gausslq.locs_from_fits(ids, theta, box, em=camera.get("Gain", 1) > 1)
-    done = time.perf_counter()
+    return table, identified - started, time.perf_counter() - identified
+
+
+def run(movie_path: str, camera_path: str, locs: str | None = None) -> dict:
+    movie = np.load(movie_path, mmap_mode=None)
+    camera = json.loads(open(camera_path, encoding="utf-8").read())
+    pixel_nm = float(camera["pixel_size_nm"])
+    table, identify_s, fit_s = localize_movie(movie, camera)
     if locs is not None:
         import pandas as pd
 
@@ -46,9 +55,8 @@ def run(movie_path: str, camera_path: str, locs: str | None = None) -> dict:
                       "x_nm": (table["x"] + 0.5) * pixel_nm,
                       "y_nm": (table["y"] + 0.5) * pixel_nm,
                       "photons": table["photons"]}).to_csv(locs, index=False)
-    return {"frames": int(len(movie)), "seconds": done - started,
-            "identify_s": identified - started, "fit_s": done - identified,
-            "localizations": int(len(table))}
+    return {"frames": int(len(movie)), "seconds": identify_s + fit_s,
+            "identify_s": identify_s, "fit_s": fit_s, "localizations": int(len(table))}
 
 
 def main() -> None:

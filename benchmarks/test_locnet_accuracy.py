@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from benchmarks.commands import smlmscale_seconds as _smlmscale
 
 pytest.importorskip("keras")
 pytestmark = pytest.mark.timeout(3 * 3600)
@@ -71,17 +71,9 @@ TARGET_JACCARD = {0.5: 0.98, 2.0: 0.95, 6.0: 0.85}
 RESULTS: dict[str, dict] = {}
 
 
-def _smlmscale(*args: str) -> float:
-    """Run ``smlmscale ARGS`` (the installed entry point); seconds taken."""
-    exe = Path(sys.executable).with_name("smlmscale")
-    started = time.perf_counter()
-    done = subprocess.run([str(exe), "--quiet", *args], capture_output=True, text=True)
-    assert done.returncode == 0, (args, done.stderr[-3000:])
-    return time.perf_counter() - started
-
-
-def condition_movie(path, *, density: float, frames: int, seed: int, client=None):
-    """A 64 px movie of the issue's condition at ``density`` emitters/um^2 (QE 1)."""
+def condition_movie(path, *, density: float, frames: int, seed: int, client=None, psf=None):
+    """A 64 px movie of the issue's condition at ``density`` emitters/um^2 (QE 1); ``psf``
+    (a :class:`~smlmscale.simulate.settings.PsfSettings`) replaces its Gaussian PSF."""
     from smlmscale.simulate.run import simulate_movie
     from smlmscale.simulate.settings import (BackgroundSettings, CameraSettings,
                                              EmitterSettings, MovieSettings, PhotonSettings,
@@ -91,7 +83,7 @@ def condition_movie(path, *, density: float, frames: int, seed: int, client=None
         frames=frames, size_px=64, seed=seed, pixel_size_nm=100.0,
         emitters=EmitterSettings(density_per_um2=density),
         photons=PhotonSettings(distribution="uniform", uniform_range=(1500.0, 4000.0)),
-        psf=PsfSettings(sigma_nm_range=(130.0, 130.0)),
+        psf=psf or PsfSettings(sigma_nm_range=(130.0, 130.0)),
         background=BackgroundSettings(photons_per_px=20.0),
         camera=CameraSettings(qe=1.0, read_noise_e=2.0)))
 
