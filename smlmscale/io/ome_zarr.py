@@ -56,11 +56,15 @@ def compressor_codecs(name: str, *, zarr_format: int, itemsize: int) -> Any:
 
 
 def ngff_multiscales(*, axes: str, pixel_size_nm: float | None, name: str,
-                     version: str) -> list[dict]:
+                     version: str, translation: tuple[float, ...] | None = None) -> list[dict]:
     """The ``multiscales`` list for one full-resolution array ``"0"``.
 
     Spatial axes carry ``unit: nanometer`` and the pixel size as their scale
-    when it is known; otherwise scale 1 and no unit (pixel units).
+    when it is known; otherwise scale 1 and no unit (pixel units). Every dataset
+    has a ``translation`` after its ``scale`` (NGFF: the coordinate of the centre of
+    element 0, in the axes' units): zeros unless ``translation`` (in ``axes``
+    order; nm for y/x, frames for t) says otherwise, e.g. the half-pixel shift of an
+    upsampled grid (:func:`upsampled_translation_nm`).
     """
     axes_meta = []
     for axis in axes:
@@ -69,22 +73,46 @@ def ngff_multiscales(*, axes: str, pixel_size_nm: float | None, name: str,
             entry["unit"] = "nanometer"
         axes_meta.append(entry)
     scale = [float(pixel_size_nm) if (a in "yx" and pixel_size_nm) else 1.0 for a in axes]
+    shift = [0.0] * len(axes) if translation is None else [float(v) for v in translation]
+    if len(shift) != len(axes):
+        raise ValueError(f"translation {translation} does not match axes {axes!r}")
+    transforms = [{"type": "scale", "scale": scale}, {"type": "translation", "translation": shift}]
     multiscale: dict[str, Any] = {
         "name": name,
         "axes": axes_meta,
-        "datasets": [{"path": ARRAY_PATH,
-                      "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+        "datasets": [{"path": ARRAY_PATH, "coordinateTransformations": transforms}],
     }
     if version == "0.4":
         multiscale = {"version": "0.4", **multiscale}
     return [multiscale]
 
 
+def upsampled_translation_nm(pixel_size_nm: float, factor: int) -> float:
+    """Where the centre of pixel 0 of a grid upsampled ``factor`` times lies, in nm.
+
+    NGFF coordinates refer to pixel centres, so the movie's pixel ``i`` is at
+    ``i * pixel_size_nm``. Pixel ``j`` of the upsampled grid covers
+    ``[j, j + 1) * pixel_size_nm / factor`` from the movie's corner, so its centre is
+    at ``(j + 0.5) * pixel_size_nm / factor - pixel_size_nm / 2``.
+
+    >>> upsampled_translation_nm(100.0, 4)
+    -37.5
+    """
+    return 0.5 * pixel_size_nm * (1.0 / factor - 1.0)
+
+
+def store_name(path: str | os.PathLike) -> str:
+    """The name a store is known by: its folder name without a ``.partial`` build suffix."""
+    name = Path(os.fspath(path).rstrip("/" + os.sep)).name
+    return name[:-len(".partial")] if name.endswith(".partial") else name
+
+
 def create_image_store(path: str | os.PathLike, *, shape: tuple[int, ...], dtype: Any,
                        chunks: tuple[int, ...], shards: tuple[int, ...] | None = None,
                        compressor: str = "zstd", axes: str = "tyx",
                        pixel_size_nm: float | None = None, zarr_format: int = 3,
-                       attrs: dict | None = None):
+                       attrs: dict | None = None, translation: tuple[float, ...] | None = None,
+                       name: str | None = None):
     """Create an empty OME-Zarr image store and return its array ``"0"``.
 
     Parameters
@@ -104,6 +132,10 @@ def create_image_store(path: str | os.PathLike, *, shape: tuple[int, ...], dtype
         3 writes NGFF 0.5, 2 writes NGFF 0.4.
     attrs : dict, optional
         Stored under the group attribute ``"smlmscale"``.
+    translation : tuple of float, optional
+        NGFF translation in ``axes`` order (nm for y/x, frames for t); zeros by default.
+    name : str, optional
+        The multiscale name; default: the folder name without ``.partial``.
 
     Returns
     -------
@@ -116,11 +148,12 @@ def create_image_store(path: str | os.PathLike, *, shape: tuple[int, ...], dtype
     if shards is not None and zarr_format == 2:
         raise InputError("sharding needs Zarr format 3", hint="drop --shards or --zarr-format 2")
     dtype = np.dtype(dtype)
-    name = Path(path).name
+    name = name or store_name(path)
     own = {"smlmscale": dict(attrs or {}, pixel_size_nm=pixel_size_nm, axes=axes)}
     if zarr_format == 3:
         group_attrs = {"ome": {"version": "0.5", "multiscales": ngff_multiscales(
-            axes=axes, pixel_size_nm=pixel_size_nm, name=name, version="0.5")}, **own}
+            axes=axes, pixel_size_nm=pixel_size_nm, name=name, version="0.5",
+            translation=translation)}, **own}
         group = zarr.open_group(os.fspath(path), mode="w-", zarr_format=3, attributes=group_attrs)
         codec = compressor_codecs(compressor, zarr_format=3, itemsize=dtype.itemsize)
         return group.create_array(
@@ -128,7 +161,8 @@ def create_image_store(path: str | os.PathLike, *, shape: tuple[int, ...], dtype
             compressors=codec, fill_value=0, dimension_names=list(axes),
             chunk_key_encoding={"name": "default", "separator": "/"})
     group_attrs = {"multiscales": ngff_multiscales(
-        axes=axes, pixel_size_nm=pixel_size_nm, name=name, version="0.4"), **own}
+        axes=axes, pixel_size_nm=pixel_size_nm, name=name, version="0.4",
+        translation=translation), **own}
     group = zarr.open_group(os.fspath(path), mode="w-", zarr_format=2, attributes=group_attrs)
     codec = compressor_codecs(compressor, zarr_format=2, itemsize=dtype.itemsize)
     return group.create_array(

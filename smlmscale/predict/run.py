@@ -145,13 +145,17 @@ def _density_record(plan: PredictPlan) -> dict:
 
 
 def _create_density(path, plan: PredictPlan, factor: int) -> None:
-    from smlmscale.io.ome_zarr import create_image_store
+    from smlmscale.io.ome_zarr import create_image_store, upsampled_translation_nm
     from smlmscale.io.outputs import utc_now
 
     first, last = plan.frames
     height, width = (s * factor for s in plan.image_shape)
+    # pixel centres of the upsampled grid where the movie's lie (NGFF: centre coordinates);
+    # index 0 of t is the run's first frame
+    shift = upsampled_translation_nm(plan.pixel_size_nm, factor)
     create_image_store(path, shape=(last - first, height, width), dtype="float32",
                        chunks=(1, height, width), pixel_size_nm=plan.pixel_size_nm / factor,
+                       translation=(float(first), shift, shift),
                        attrs={"kind": "density", "model": plan.model, "source": plan.input,
                               "command": plan.command, "created": utc_now()})
 

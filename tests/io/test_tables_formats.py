@@ -87,8 +87,14 @@ def test_picasso_hdf5_as_picasso_writes_it(tmp_path):
     np.testing.assert_allclose(table["sigma_nm"], [1.1 * 130, 130, 1.1 * 130], rtol=1e-6)
     np.testing.assert_allclose(table["uncertainty_nm"], [0.2 * 130] * 3, rtol=1e-6)
     np.testing.assert_allclose(table["background"], [10, 11, 12])
+    # the per-axis columns are kept beside their means (issue 18 item 2)
+    np.testing.assert_allclose(table["sigma_x_nm"], [1.2 * 130, 130, 1.1 * 130], rtol=1e-6)
+    np.testing.assert_allclose(table["sigma_y_nm"], [130, 130, 1.1 * 130], rtol=1e-6)
+    np.testing.assert_allclose(table["uncertainty_x_nm"], [13, 26, 39], rtol=1e-6)
+    np.testing.assert_allclose(table["uncertainty_y_nm"], [39, 26, 13], rtol=1e-6)
     assert list(table.columns) == ["frame", "x_nm", "y_nm", "photons", "background", "sigma_nm",
-                                   "uncertainty_nm", "net_gradient"]
+                                   "uncertainty_nm", "sigma_x_nm", "sigma_y_nm",
+                                   "uncertainty_x_nm", "uncertainty_y_nm", "net_gradient"]
 
 
 def test_picasso_csv_export(tmp_path):

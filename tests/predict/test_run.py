@@ -72,11 +72,25 @@ def test_tiled_distributed_prediction_equals_whole_frames_in_process(client, mod
 
     density = open_image_store(tmp_path / "d.zarr")
     assert density.array.shape == (14, 88, 104) and density.pixel_size_nm == 25.0
+    _registered(tmp_path / "d.zarr", first=0)
     csv = predict_movie(tmp_path / "m.zarr", model, tmp_path / "part.csv", client=client,
                         settings=PredictSettings(tile=32, threshold=0.0, frames=(3, 9)))
     part, _ = read_table(tmp_path / "part.csv")
     assert csv.frames == 6 and part["frame"].between(3, 8).all()
     _same(part, _reference(movie[3:9], model, settings, first=3))
+
+
+def _registered(path, *, first):
+    """napari's view of the density (ome-zarr-py's reader): 25 nm pixels whose centres sit
+    -37.5 nm from the 100 nm movie's, frame ``first`` at t = first, the final name."""
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    image = list(Reader(parse_url(str(path)))())[0]
+    scale, shift = image.metadata["coordinateTransformations"][0]
+    assert scale["scale"] == [1.0, 25.0, 25.0]
+    assert shift["translation"] == [float(first), -37.5, -37.5]
+    assert image.metadata["name"] == path.name
 
 
 def test_resume_predicts_only_missing_blocks(client, model, tmp_path):

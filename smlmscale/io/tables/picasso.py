@@ -19,16 +19,24 @@ What Picasso reads and writes (``picasso/io.py`` ``save_locs``/``load_locs``,
   (``lib.ensure_sanity``). Since v0.11 it also embeds the info as JSON in
   ``/metadata``; that is read when the YAML is missing.
 
-Mapping: ``sigma_nm`` is the mean of ``sx`` and ``sy`` times the pixel size,
-``uncertainty_nm`` the mean of ``lpx`` and ``lpy`` times the pixel size (writers
-store ``sx = sy`` and ``lpx = lpy``); ``bg`` is ``background``; ``lpz`` becomes
-``uncertainty_z_nm``; other fields are kept under their own (snake_case) names
-and Picasso's units. Canonical columns Picasso has no field for (``confidence``,
-``section``, ``roi``, ``cluster``) and extras are stored as extra fields. When the
-table has no ``uncertainty_nm``, ``lpx``/``lpy`` are written as NaN and the YAML
-records it (key ``smlmscale``), so reading back gives the same columns; Picasso
-itself would drop such rows. The pixel size is needed both ways. Round trips
-are exact to float32.
+Mapping: ``sx``/``sy`` times the pixel size are ``sigma_x_nm``/``sigma_y_nm`` and
+their mean ``sigma_nm``; ``lpx``/``lpy`` likewise ``uncertainty_x_nm``/
+``uncertainty_y_nm`` and ``uncertainty_nm`` (the per-axis columns are kept, so an
+astigmatic or anisotropic fit survives a round trip); ``bg`` is ``background``;
+``lpz`` becomes ``uncertainty_z_nm``; other fields are kept under their own
+(snake_case) names and Picasso's units. Writers take ``sx``/``sy`` from the
+per-axis columns, else ``sigma_nm``, and ``lpx``/``lpy`` by
+:func:`~smlmscale.io.tables.picasso_rules.lateral_precision_px`: Picasso drops rows
+whose precision is NaN, so a table without uncertainties gets a finite estimate
+(Mortensen 2010 from photons, sigma and background) and the YAML says so (key
+``smlmscale``, ``lpx/lpy``). Canonical columns Picasso has no field for
+(``confidence``, ``section``, ``roi``, ``cluster``) and extras are stored as extra
+fields. Columns the table did not have are recorded in the YAML (``absent
+columns``), so reading back gives the same columns. Rows Picasso itself would drop
+(:func:`~smlmscale.io.tables.picasso_rules.picasso_drops`: within half a pixel of
+the top or left edge, NaN fields, ...) are written, with a
+:class:`~smlmscale.io.tables.notices.TableWarning`. The pixel size is needed both
+ways. Round trips are exact to float32.
 """
 
 from __future__ import annotations
@@ -51,6 +59,9 @@ from smlmscale.io.tables._columns import Rule, apply_rules, extra_rules, output_
 from smlmscale.io.tables._format import TableFormat
 from smlmscale.io.tables._source import Source
 from smlmscale.io.tables._text import check_not_binary
+from smlmscale.io.tables.notices import warn
+from smlmscale.io.tables.picasso_rules import (lateral_precision_px, picasso_drops,
+                                               sigma_nm_per_axis)
 from smlmscale.io.tables.schema import (CANONICAL_DTYPES, TableMeta, empty_table, validate_table)
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -151,7 +162,12 @@ def _plan(names: tuple[str, ...], pixel_size_nm: float, absent: set[str]) -> lis
              "sigma_nm": ("sx", "sy") if "sy" in names else ("sx",),
              "uncertainty_nm": ("lpx", "lpy") if "lpy" in names else ("lpx",),
              "uncertainty_z_nm": ("lpz",)}
-    scaled = {"sigma_nm", "uncertainty_nm"}
+    if "sy" in names:
+        pairs.update(sigma_x_nm=("sx",), sigma_y_nm=("sy",))
+    if "lpy" in names:
+        pairs.update(uncertainty_x_nm=("lpx",), uncertainty_y_nm=("lpy",))
+    scaled = {"sigma_nm", "uncertainty_nm", "sigma_x_nm", "sigma_y_nm", "uncertainty_x_nm",
+              "uncertainty_y_nm"}
     for target, sources in pairs.items():
         if sources[0] in names:
             rules.append(Rule(target, sources, pixel_size_nm if target in scaled else 1.0))
@@ -214,8 +230,23 @@ def open_source(path: str | os.PathLike, *, pixel_size_nm: float | None,
                   read=_Reader(path, tuple(rules)), frames=_Frames(path))
 
 
-def _records(df: pd.DataFrame, pixel_size_nm: float) -> tuple[np.ndarray, list[str]]:
-    """A Picasso structured array for one canonical partition, and the absent columns."""
+_PER_AXIS = ("sigma_x_nm", "sigma_y_nm", "uncertainty_x_nm", "uncertainty_y_nm")
+_MAPPED = {"frame", "x_nm", "y_nm", "z_nm", "photons", "sigma_nm", "background",
+           "uncertainty_nm", "uncertainty_z_nm", *_PER_AXIS}
+
+
+def _absent(df: pd.DataFrame) -> list[str]:
+    """Columns a read-back would have that ``df`` has not (Picasso always has lpx/lpy)."""
+    absent = [c for c in ("uncertainty_nm", "uncertainty_x_nm", "uncertainty_y_nm")
+              if c not in df.columns]
+    if sigma_nm_per_axis(df) is not None:
+        absent += [c for c in ("sigma_nm", "sigma_x_nm", "sigma_y_nm") if c not in df.columns]
+    return absent
+
+
+def _records(df: pd.DataFrame, pixel_size_nm: float) -> tuple[np.ndarray, list[str], str]:
+    """A Picasso structured array for one canonical partition, the absent columns, and
+    how ``lpx``/``lpy`` were obtained."""
     frames = df["frame"].to_numpy()
     if frames.size and frames.max() > np.iinfo(np.uint32).max:
         raise InputError("frame numbers above 2**32 - 1 do not fit Picasso's uint32 frames")
@@ -223,26 +254,20 @@ def _records(df: pd.DataFrame, pixel_size_nm: float) -> tuple[np.ndarray, list[s
         "frame": frames.astype(np.uint32),
         "x": (df["x_nm"].to_numpy() / pixel_size_nm - 0.5).astype(np.float32),
         "y": (df["y_nm"].to_numpy() / pixel_size_nm - 0.5).astype(np.float32)}
-    absent = []
     if "z_nm" in df.columns:
         fields["z"] = df["z_nm"].to_numpy(np.float32)
     if "photons" in df.columns:
         fields["photons"] = df["photons"].to_numpy(np.float32)
-    if "sigma_nm" in df.columns:
-        fields["sx"] = fields["sy"] = (df["sigma_nm"].to_numpy() / pixel_size_nm).astype(np.float32)
+    sigma = sigma_nm_per_axis(df)
+    if sigma is not None:
+        fields["sx"], fields["sy"] = ((v / pixel_size_nm).astype(np.float32) for v in sigma)
     if "background" in df.columns:
         fields["bg"] = df["background"].to_numpy(np.float32)
-    if "uncertainty_nm" in df.columns:
-        lp = (df["uncertainty_nm"].to_numpy() / pixel_size_nm).astype(np.float32)
-    else:
-        lp, absent = np.full(len(df), np.nan, np.float32), ["uncertainty_nm"]
-    fields["lpx"] = fields["lpy"] = lp
+    fields["lpx"], fields["lpy"], how = lateral_precision_px(df, pixel_size_nm)
     if "uncertainty_z_nm" in df.columns:
         fields["lpz"] = df["uncertainty_z_nm"].to_numpy(np.float32)
-    done = {"frame", "x_nm", "y_nm", "z_nm", "photons", "sigma_nm", "background",
-            "uncertainty_nm", "uncertainty_z_nm"}
     for name in df.columns:
-        if name in done:
+        if name in _MAPPED:
             continue
         values = df[name].to_numpy()
         key, k = name, 2
@@ -252,7 +277,7 @@ def _records(df: pd.DataFrame, pixel_size_nm: float) -> tuple[np.ndarray, list[s
     out = np.empty(len(df), dtype=[(k, v.dtype) for k, v in fields.items()])
     for key, values in fields.items():
         out[key] = values
-    return out, absent
+    return out, _absent(df), how
 
 
 def write(partitions, temps: tuple[Path, Path], meta: TableMeta) -> int:
@@ -261,13 +286,15 @@ def write(partitions, temps: tuple[Path, Path], meta: TableMeta) -> int:
     if pixel_size is None:
         raise InputError("the pixel size is needed to write Picasso HDF5 (x/y in pixels)",
                          hint=_PX_HINT)
-    rows, max_x, max_y, max_frame, absent = 0, 0.0, 0.0, -1, []
+    rows, max_x, max_y, max_frame, absent, how = 0, 0.0, 0.0, -1, [], None
+    shape = meta.image_shape
+    dropped = 0
     with h5py.File(temps[0], "w") as handle:
         dataset = None
         for df in partitions:
             if not len(df):
                 continue
-            records, absent = _records(df, pixel_size)
+            records, absent, how = _records(df, pixel_size)
             if dataset is None:
                 dataset = handle.create_dataset("locs", data=records, maxshape=(None,),
                                                 chunks=(min(max(len(records), 1), 1 << 16),))
@@ -278,6 +305,10 @@ def write(partitions, temps: tuple[Path, Path], meta: TableMeta) -> int:
                 dataset.resize((rows + len(records),))
                 dataset[rows:] = records
             rows += len(records)
+            if shape is not None:
+                dropped += picasso_drops(records, width=shape[1], height=shape[0])
+            else:  # the size is the data's extent: only the edges and values can drop rows
+                dropped += picasso_drops(records, width=np.inf, height=np.inf)
             max_x = max(max_x, float(df["x_nm"].max()))
             max_y = max(max_y, float(df["y_nm"].max()))
             max_frame = max(max_frame, int(df["frame"].max()))
@@ -288,6 +319,11 @@ def write(partitions, temps: tuple[Path, Path], meta: TableMeta) -> int:
         width = max(1, math.ceil(max_x / pixel_size))
     stored = meta.to_dict()
     stored["absent columns"] = absent
+    stored["lpx/lpy"] = how
+    if dropped:
+        warn(f"{dropped} of {rows} localizations will be dropped by Picasso when it loads "
+             f"the file (lib.ensure_sanity: within half a pixel of the top or left edge, "
+             f"outside Width x Height, NaN or negative values)")
     info = {"Generated by": f"smlmscale {__version__}",
             "Frames": int(meta.n_frames if meta.n_frames is not None else max_frame + 1),
             "Height": int(height), "Width": int(width), "Pixelsize": float(pixel_size),
