@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,9 +14,10 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from smlmscale import __version__
-from smlmscale.cli._options import GlobalOptions
+from smlmscale.cli._options import CLUSTER_USED, GlobalOptions
 from smlmscale.errors import InputError
 from smlmscale.runtime import DaskSettings
+from smlmscale.runtime.quiet import quiet_tensorflow
 
 
 class SmlmscaleGroup(TyperGroup):
@@ -26,9 +29,16 @@ class SmlmscaleGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                result = super().invoke(ctx)
+            _check_report(ctx)
+            return result
         except (typer.Exit, typer.Abort, TyperException):
             raise
+        except BrokenPipeError:
+            _closed_stdout()
+            raise typer.Exit(BROKEN_PIPE_EXIT) from None
         except InputError as exc:
             flag = None if exc.path is not None else _flag_for(ctx, exc.param)
             _report(ctx, f"error: {exc.render(flag)}")
@@ -40,6 +50,36 @@ class SmlmscaleGroup(TyperGroup):
             _report(ctx, f"internal error: {type(exc).__name__}: {exc} "
                          "(rerun with --debug for the traceback)")
             raise typer.Exit(1) from None
+
+
+#: Exit status after the reader of stdout went away (``| head``): 128 + SIGPIPE, as a
+#: program killed by the signal reports it.
+BROKEN_PIPE_EXIT = 141
+
+
+def _closed_stdout() -> None:
+    """The reader of stdout closed it: exit quietly (Python's documented recipe: point
+    stdout at /dev/null so the interpreter's final flush does not fail again)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner)
+        pass
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings as one ``warning: ...`` line on stderr (no file and line)."""
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+
+def _check_report(ctx: typer.Context) -> None:
+    """``--performance-report`` given to a command that ran no Dask cluster: say so."""
+    options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else None
+    if options is not None and options.performance_report is not None \
+            and not ctx.meta.get(CLUSTER_USED):
+        typer.echo(f"warning: --performance-report: {ctx.invoked_subcommand} ran no Dask "
+                   f"cluster, so no report was written to {options.performance_report}",
+                   err=True)
 
 
 def _flag_for(ctx: typer.Context, param: str | None) -> str | None:
@@ -69,7 +109,7 @@ app = typer.Typer(
     name="smlmscale",
     help="Deep-learning SMLM at scale: chunked Zarr, Dask clusters, tf.data.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -114,6 +154,8 @@ def main_callback(
     if jobqueue is not None and jobqueue not in ("slurm", "pbs"):
         raise typer.BadParameter(f"unknown jobqueue {jobqueue!r}; use slurm or pbs",
                                  param_hint="--jobqueue")
+    if quiet:
+        quiet_tensorflow()
     ctx.obj = GlobalOptions(
         dask=DaskSettings(scheduler=scheduler, workers=workers,
                           threads_per_worker=threads_per_worker, memory_limit=memory_limit,
@@ -124,4 +166,8 @@ def main_callback(
 
 def main() -> None:
     """Console-script entry point."""
-    app(prog_name="smlmscale")
+    try:
+        app(prog_name="smlmscale")
+    except BrokenPipeError:  # while parsing: `smlmscale --help | head`
+        _closed_stdout()
+        sys.exit(BROKEN_PIPE_EXIT)

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     import distributed
 
 
+#: ``ctx.meta`` key set when a command opens its Dask cluster (``--performance-report``).
+CLUSTER_USED = "smlmscale.cluster_used"
+
+
 @dataclass(frozen=True)
 class GlobalOptions:
     """Options given before the command name (``smlmscale [GLOBAL OPTIONS] COMMAND``).
@@ -64,6 +68,7 @@ def say(ctx: typer.Context, line: str) -> None:
 def dask_cluster(ctx: typer.Context) -> Iterator[distributed.Client]:
     """Open the Dask client the global options describe and print its dashboard link."""
     options = global_options(ctx)
+    ctx.meta[CLUSTER_USED] = True
     with dask_client(options.dask,
                      performance_report=options.performance_report) as client:
         link = client.dashboard_link if client.scheduler_info().get("services") else None

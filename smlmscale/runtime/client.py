@@ -24,6 +24,7 @@ from smlmscale.errors import InputError
 from smlmscale.runtime.addresses import dashboard_host, scheduler_address
 from smlmscale.runtime.jobqueue import (JOBQUEUE_SUBMIT_COMMANDS, check_jobqueue_kind,
                                         make_jobqueue_cluster)
+from smlmscale.runtime.quiet import tensorflow_environ
 
 if TYPE_CHECKING:  # distributed is imported on use: `smlmscale --help` stays quick
     import distributed
@@ -167,7 +168,8 @@ def dask_client(settings: DaskSettings, *,
     -----
     LocalCluster workers are processes started with ``spawn``: a script calling this must
     guard its entry point with ``if __name__ == "__main__":`` (console scripts do). Worker
-    logs are silenced below ERROR; spill files go to a temporary folder removed on exit.
+    logs are silenced below ERROR, TensorFlow's in every worker of a cluster started here
+    (:mod:`smlmscale.runtime.quiet`); spill files go to a temporary folder removed on exit.
     With ``jobqueue`` the jobs are submitted and the client is yielded at once: tasks wait in
     the scheduler until workers arrive. Closing takes well under a second with idle workers;
     busy worker processes are killed after about 4 s.
@@ -212,7 +214,15 @@ def _local_client(settings: DaskSettings, stack: contextlib.ExitStack) -> distri
     stack.callback(cluster.close, timeout=CLOSE_TIMEOUT_S)
     client = distributed.Client(cluster, timeout=settings.connect_timeout_s)
     stack.callback(client.close, timeout=CLOSE_TIMEOUT_S)
+    _quiet_workers(client)
     return client
+
+
+def _quiet_workers(client: distributed.Client) -> None:
+    """TensorFlow's logging off in the workers of a cluster started here."""
+    from smlmscale.runtime.quiet_plugin import QuietTensorFlow
+
+    client.register_plugin(QuietTensorFlow())
 
 
 def _worker_environ() -> dict:
@@ -229,9 +239,11 @@ def _worker_environ() -> dict:
     ``os.environ`` and never restore it: in a process that already started Dask's
     default workers, later workers inherit the variable from there (each ``smlmscale``
     command is a fresh process with one cluster, so the CLI is not affected).
+    ``TF_CPP_MIN_LOG_LEVEL`` is added (:func:`~smlmscale.runtime.quiet.tensorflow_environ`).
     """
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    environ.update(tensorflow_environ())
     return environ
 
 
@@ -266,6 +278,7 @@ def _jobqueue_client(settings: DaskSettings, stack: contextlib.ExitStack) -> dis
     cluster.scale(jobs=settings.workers or 1)
     client = distributed.Client(cluster, timeout=settings.connect_timeout_s)
     stack.callback(client.close, timeout=CLOSE_TIMEOUT_S)
+    _quiet_workers(client)
     return client
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from typer.testing import CliRunner
 
@@ -64,3 +66,64 @@ def test_local_options_with_a_scheduler_are_refused(dask_cluster, tmp_path, movi
     result = runner.invoke(app, ["--scheduler", dask_cluster.scheduler_address, *option,
                                  "ingest", str(src), "-o", str(tmp_path / "m.zarr")])
     assert result.exit_code == 2 and "local cluster" in result.stderr
+
+
+def test_performance_report_without_a_cluster_warns(tmp_path):
+    """Issue 18 item 7: a command that runs no Dask cluster says the report is not written."""
+    src = tmp_path / "locs.csv"
+    src.write_text("frame,x_nm,y_nm\n0,10.0,20.0\n")
+    report = tmp_path / "report.html"
+    result = runner.invoke(app, ["--performance-report", str(report), "convert", str(src),
+                                 "-o", str(tmp_path / "locs.parquet")])
+    assert result.exit_code == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warned == [f"warning: --performance-report: convert ran no Dask cluster, so no "
+                      f"report was written to {report}"]
+    assert not report.exists()
+
+
+def test_shell_completion_is_enabled():
+    shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="smlmscale")
+    assert shown.exit_code == 0 and "_SMLMSCALE_COMPLETE" in shown.stdout
+    completed = runner.invoke(app, [], prog_name="smlmscale", env={
+        "_SMLMSCALE_COMPLETE": "complete_bash", "COMP_WORDS": "smlmscale conv",
+        "COMP_CWORD": "1"})
+    assert completed.exit_code == 0 and completed.stdout.split() == ["convert"]
+
+
+def test_quiet_silences_tensorflow_in_this_process(monkeypatch):
+    import logging
+    import sys
+
+    from smlmscale.runtime.quiet import MutedTensorFlowImport
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    logger = logging.getLogger("tensorflow")
+    monkeypatch.setattr(logger, "level", logger.level)
+    assert runner.invoke(app, ["--quiet", "info", "--help"]).exit_code == 0
+    import os
+
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and logger.level == logging.ERROR
+    assert "tensorflow" in sys.modules or any(
+        isinstance(f, MutedTensorFlowImport) for f in sys.meta_path)
+
+
+def test_help_piped_into_head_exits_quietly(tmp_path):
+    """Issue 17 item 7: ``smlmscale train --help | head -1``, with a real pipe."""
+    import subprocess
+    import sys
+
+    for args in (["train", "--help"], ["--help"]):
+        proc = subprocess.Popen([sys.executable, "-m", "smlmscale", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "COLUMNS": "80"}, bufsize=0)
+        first = proc.stdout.read(1)  # the reader takes one byte, then goes away like head
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=60)
+        assert first, err
+        assert "internal error" not in err and "Traceback" not in err \
+            and "BrokenPipe" not in err and "Exception ignored" not in err, err
+        # click's own EPIPE handler exits 1, smlmscale's 141 (128 + SIGPIPE); nothing printed
+        assert proc.returncode in (1, 141) and not err.strip(), (proc.returncode, err)

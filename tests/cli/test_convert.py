@@ -110,3 +110,15 @@ def test_bad_rows_leave_no_output(runner, tmp_path):
     assert len(lines) == 1 and "1 row(s) have a NaN or infinite x_nm" in lines[0]
     assert str(src) in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["locs.csv"]
+
+
+def test_picasso_output_warns_of_rows_picasso_drops(runner, tmp_path):
+    """Issue 18 item 1: y within half a pixel of the top edge is y < 0 in Picasso's pixels."""
+    src, out = tmp_path / "locs.csv", tmp_path / "locs.hdf5"
+    src.write_text("frame,x_nm,y_nm\n0,500.0,500.0\n0,500.0,40.0\n")
+    result = runner.invoke(app, ["convert", str(src), "-o", str(out), "--pixel-size", "100"])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in _lines(result.stderr) if line.startswith("warning: ")]
+    assert len(warned) == 1 and "1 of 2 localizations will be dropped by Picasso" in warned[0]
+    with h5py.File(out) as handle:
+        assert len(handle["locs"]) == 2 and (handle["locs"]["lpx"] == 1.0).all()
