@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import typer
 
+from smlmscale.errors import InputError
 from smlmscale.runtime import DaskSettings, dask_client
 
 if TYPE_CHECKING:
@@ -56,6 +57,22 @@ def command_line() -> str:
     import shlex
 
     return shlex.join(["smlmscale", *sys.argv[1:]])
+
+
+def parse_frames(text: str | None) -> tuple[int, int] | None:
+    """``"a:b"`` -> ``(a, b)``; ``":b"`` starts at 0; ``"a:"`` runs to the end.
+
+    >>> parse_frames("100:200")
+    (100, 200)
+    """
+    if text is None:
+        return None
+    try:
+        first, stop = text.split(":")
+        return int(first or 0), int(stop) if stop else 2**62
+    except ValueError:
+        raise InputError(f"--frames must be FIRST:STOP, got {text!r}",
+                         hint="e.g. --frames 0:1000") from None
 
 
 def say(ctx: typer.Context, line: str) -> None:

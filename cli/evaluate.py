@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from smlmscale.cli._app import app
-from smlmscale.cli._options import dask_cluster, say, settings_option
+from smlmscale.cli._options import dask_cluster, parse_frames, say, settings_option
 from smlmscale.evaluate import EMCCD_NOISE_FACTOR, EvaluateSettings
 from smlmscale.evaluate.plan import CLUSTER_ROWS, LAZY_BYTES, prepare_evaluate, run_evaluate
 from smlmscale.io.tables import FORMATS
@@ -87,6 +87,10 @@ def evaluate_command(
         E, "background_photons", "--background", metavar="PHOTONS")] = None,
     emccd: Annotated[bool, typer.Option(
         "--emccd", help="EMCCD camera: the CRLB variance doubles (excess noise).")] = False,
+    frames: Annotated[Optional[str], typer.Option(
+        "--frames", metavar="FIRST:STOP", help="Score only these frames of both tables; "
+                                               "default: the frames the prediction's metadata "
+                                               "records (predict --frames), else all.")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing --plot file.")] = False,
 ) -> None:
@@ -105,7 +109,8 @@ def evaluate_command(
                                 keep_pairs=plot is not None)
     plan = prepare_evaluate(locs, truth=truth, settings=settings, from_format=from_format,
                             truth_from=truth_from, plot=plot, overwrite=overwrite,
-                            cluster_rows=CLUSTER_ROWS, lazy_bytes=LAZY_BYTES)
+                            cluster_rows=CLUSTER_ROWS, lazy_bytes=LAZY_BYTES,
+                            frames=parse_frames(frames))
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(dask_cluster(ctx)) if plan.needs_cluster else None
         result = run_evaluate(plan, client=client)

@@ -9,28 +9,11 @@ import typer
 
 from smlmscale.cli._app import app
 from smlmscale.cli._options import (command_line, dask_cluster, given_settings, global_options,
-                                    say, settings_option)
+                                    parse_frames, say, settings_option)
 from smlmscale.cli._progress import progress_bar
-from smlmscale.errors import InputError
 from smlmscale.predict.settings import PredictSettings, StackSettings
 
 P = PredictSettings
-
-
-def parse_frames(text: str | None) -> tuple[int, int] | None:
-    """``"a:b"`` -> ``(a, b)``; ``":b"`` starts at 0; ``"a:"`` runs to the end.
-
-    >>> parse_frames("100:200")
-    (100, 200)
-    """
-    if text is None:
-        return None
-    try:
-        first, stop = text.split(":")
-        return int(first or 0), int(stop) if stop else 2**62
-    except ValueError:
-        raise InputError(f"--frames must be FIRST:STOP, got {text!r}",
-                         hint="e.g. --frames 0:1000") from None
 
 
 def _summary(result) -> str:

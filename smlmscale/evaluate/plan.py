@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smlmscale.evaluate.frames import predicted_frames
 from smlmscale.evaluate.run import EvaluateSettings, EvaluationResult, evaluate_tables
 
 #: Above this many rows (both tables) the blocks are matched on the Dask cluster. The
@@ -43,6 +44,9 @@ class EvaluatePlan:
         The PNG to write.
     overwrite : bool
         Replace an existing plot.
+    frames : tuple of int or None
+        ``(first, stop)`` frames scored: ``frames`` as given, else the frames the
+        prediction's metadata records (``predict --frames``), else all.
     """
 
     locs: str
@@ -55,13 +59,15 @@ class EvaluatePlan:
     needs_cluster: bool
     plot: Path | None = None
     overwrite: bool = False
+    frames: tuple[int, int] | None = None
 
 
 def prepare_evaluate(locs: str | os.PathLike, *, truth: str | os.PathLike,
                      settings: EvaluateSettings | None = None, from_format: str | None = None,
                      truth_from: str | None = None, plot: str | os.PathLike | None = None,
                      overwrite: bool = False, cluster_rows: int = CLUSTER_ROWS,
-                     lazy_bytes: int = LAZY_BYTES) -> EvaluatePlan:
+                     lazy_bytes: int = LAZY_BYTES,
+                     frames: tuple[int, int] | None = None) -> EvaluatePlan:
     """Check the plot path, read both tables and decide whether a cluster is needed.
 
     Parameters
@@ -82,6 +88,9 @@ def prepare_evaluate(locs: str | os.PathLike, *, truth: str | os.PathLike,
     lazy_bytes : int
         Above this many bytes (both files) the tables are read lazily (and matched on a
         cluster).
+    frames : tuple of int, optional
+        ``(first, stop)``: score these frames only; default: the frames the prediction
+        covers when its metadata records them (``predict --frames``), else all.
 
     Raises
     ------
@@ -99,13 +108,14 @@ def prepare_evaluate(locs: str | os.PathLike, *, truth: str | os.PathLike,
     sizes = sum(Path(p).stat().st_size for p in (locs, truth) if Path(p).is_file())
     lazy = sizes > lazy_bytes
     reader = read_table_lazy if lazy else read_table
-    pred_table, _ = reader(locs, format=from_format, pixel_size_nm=settings.pixel_size_nm)
+    pred_table, pred_meta = reader(locs, format=from_format,
+                                   pixel_size_nm=settings.pixel_size_nm)
     truth_table, meta = reader(truth, format=truth_from, pixel_size_nm=settings.pixel_size_nm)
     needs_cluster = lazy or len(pred_table) + len(truth_table) > cluster_rows
     return EvaluatePlan(locs=str(locs), truth=str(truth), pred_table=pred_table,
                         truth_table=truth_table, truth_meta=meta, settings=settings,
                         lazy=lazy, needs_cluster=needs_cluster, plot=plot,
-                        overwrite=overwrite)
+                        overwrite=overwrite, frames=frames or predicted_frames(pred_meta))
 
 
 def run_evaluate(plan: EvaluatePlan, *, client=None, progress=None) -> EvaluationResult:
@@ -114,7 +124,7 @@ def run_evaluate(plan: EvaluatePlan, *, client=None, progress=None) -> Evaluatio
     ``progress`` is accepted for the shape every stage shares.
     """
     result = evaluate_tables(plan.pred_table, plan.truth_table, settings=plan.settings,
-                             client=client, truth_meta=plan.truth_meta)
+                             client=client, truth_meta=plan.truth_meta, frames=plan.frames)
     if plan.plot is not None:
         from smlmscale.evaluate.plot import plot_evaluation
 

@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from smlmscale.errors import InputError
+from smlmscale.io.tables.notices import warn
 from smlmscale.evaluate.block import BlockConfig, BlockResult, CrlbInputs, match_block, \
     table_arrays
+from smlmscale.evaluate.frames import (UNCOVERED_FRACTION, restrict_to_frames,
+                                       uncovered_truth)
 from smlmscale.evaluate.matching import METHODS
 from smlmscale.evaluate.metrics import MatchStatistics, summarize
 from smlmscale.evaluate.parallel import evaluate_dask_partitions, evaluate_pandas_blocks
@@ -205,7 +208,8 @@ def _resolve(pred, truth, settings: EvaluateSettings, truth_meta) -> tuple[Block
 
 def evaluate_tables(pred, truth, *, settings: EvaluateSettings = EvaluateSettings(),
                     client: distributed.Client | None = None,
-                    truth_meta: TableMeta | None = None) -> EvaluationResult:
+                    truth_meta: TableMeta | None = None,
+                    frames: tuple[int, int] | None = None) -> EvaluationResult:
     """Score predicted localizations against ground truth (SMLM Challenge 2016 protocol).
 
     Parameters
@@ -221,6 +225,13 @@ def evaluate_tables(pred, truth, *, settings: EvaluateSettings = EvaluateSetting
         Match blocks of frames in parallel on this cluster; default: in-process.
     truth_meta : TableMeta, optional
         The truth's metadata; its pixel size feeds the CRLB unless the settings give one.
+    frames : tuple of int, optional
+        ``(first, stop)``: score only these frames of both tables (the frames a
+        prediction covers, :func:`~smlmscale.evaluate.frames.predicted_frames`); row
+        positions in ``pairs`` are then positions in the restricted tables. Without it,
+        a :class:`~smlmscale.io.tables.notices.TableWarning` is issued when more than
+        1 % of the truth lies in frames before the prediction's first or after its last
+        localization (in-memory tables).
 
     Returns
     -------
@@ -243,6 +254,11 @@ def evaluate_tables(pred, truth, *, settings: EvaluateSettings = EvaluateSetting
     (1, 1, 2, 50.0, 0.25)
     """
     config, notes = _resolve(pred, truth, settings, truth_meta)
+    if frames is not None:
+        pred, truth, restricted = restrict_to_frames(pred, truth, frames)
+        notes += restricted
+    else:
+        _warn_uncovered(pred, truth)
     lazy = hasattr(truth, "to_delayed") or hasattr(pred, "to_delayed")
     if lazy and client is None:
         truth, pred = (d.compute() if hasattr(d, "to_delayed") else d for d in (truth, pred))
@@ -266,6 +282,15 @@ def evaluate_tables(pred, truth, *, settings: EvaluateSettings = EvaluateSetting
                             pairs=_gather_pairs(blocks, axial=config.tolerance_axial_nm is not None)
                             if config.keep_pairs else None,
                             notes=tuple(notes))
+
+
+def _warn_uncovered(pred, truth) -> None:
+    uncovered = uncovered_truth(pred, truth)
+    if uncovered and uncovered[0] > UNCOVERED_FRACTION * len(truth):
+        rows, first, last = uncovered
+        warn(f"{rows} of {len(truth)} truth localizations lie in frames outside the "
+             f"prediction's {first}-{last}, and count as missed; if only part of the movie "
+             f"was predicted, score those frames only (evaluate --frames {first}:{last + 1})")
 
 
 def _gather_pairs(blocks: list[BlockResult], *, axial: bool) -> MatchedPairs:

@@ -182,6 +182,7 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
     from smlmscale.io.ome_zarr import open_image_store
     from smlmscale.io.outputs import check_output, partial_path
     from smlmscale.io.tables import TableMeta
+    from smlmscale.io.tables.schema import PREDICTED_FRAMES
     from smlmscale.io.tables.writer import prepare_output
 
     if resume and overwrite:
@@ -223,8 +224,10 @@ def prepare_predict(input: str | os.PathLike, *, model: str | os.PathLike,
         extra = {"density_out": density}
         record = {**where, "settings": settings.to_mapping(), "frames": list(span),
                   "density": density}
+    # the frames scored: evaluate restricts the truth to them (issue 18 item 6)
     table_meta = TableMeta(pixel_size_nm=pixel_nm, image_shape=tuple(shape),
-                           n_frames=n_frames, source=where["input"])
+                           n_frames=n_frames, source=where["input"],
+                           extra={PREDICTED_FRAMES: list(span)})
     fmt, _ = prepare_output(output, meta=table_meta, format=format, overwrite=overwrite)
     _check_z(fmt, meta, path=output)
     check_output(output, kind="file", work_folder=True, overwrite=overwrite, resume=resume,

@@ -145,3 +145,32 @@ def test_cluster_paths_give_the_in_process_result(runner, big_tables, dask_clust
         assert {k: got[k] for k in ("tp", "fp", "fn", "n_truth", "n_pred")} == \
             {k: expected[k] for k in ("tp", "fp", "fn", "n_truth", "n_pred")}
         assert got["rmse_lateral_nm"] == pytest.approx(expected["rmse_lateral_nm"], abs=1e-9)
+
+
+def test_a_prediction_of_some_frames_is_scored_on_those_frames(runner, tmp_path):
+    """Issue 18 item 6: predict --frames records them; evaluate restricts the truth."""
+    from smlmscale.io.tables import TableMeta, write_table
+
+    frames = np.repeat(np.arange(10), 2)
+    truth = pd.DataFrame({"frame": frames, "x_nm": 300.0 * np.tile([1, 5], 10),
+                          "y_nm": np.full(20, 400.0)})
+    pred = truth[truth["frame"] < 4].assign(x_nm=lambda t: t["x_nm"] + 10)
+    write_table(truth, tmp_path / "truth.parquet")
+    write_table(pred, tmp_path / "locs.parquet",
+                meta=TableMeta(extra={"predicted_frames": [0, 4]}))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "locs.parquet"), "--truth",
+                                 str(tmp_path / "truth.parquet"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["jaccard"] == 1.0 and metrics["n_truth"] == 8
+    assert "note: scored frames 0-3 only" in result.stderr
+    # the same prediction as CSV has no record: a one-line warning, and --frames fixes it
+    write_table(pred, tmp_path / "locs.csv")
+    warned = runner.invoke(app, ["evaluate", str(tmp_path / "locs.csv"), "--truth",
+                                 str(tmp_path / "truth.parquet"), "--json"])
+    assert warned.exit_code == 0 and json.loads(warned.stdout)["jaccard"] == 0.4
+    lines = [line for line in warned.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(lines) == 1 and "--frames 0:4" in lines[0]
+    fixed = runner.invoke(app, ["evaluate", str(tmp_path / "locs.csv"), "--truth",
+                                str(tmp_path / "truth.parquet"), "--json", "--frames", "0:4"])
+    assert json.loads(fixed.stdout)["jaccard"] == 1.0 and "warning" not in fixed.stderr

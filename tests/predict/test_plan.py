@@ -45,6 +45,7 @@ def test_a_movie_plan_holds_what_the_run_needs(inputs, tmp_path):
     assert plan.image_shape == (16, 16) and plan.settings.frames == (2, 50)
     assert plan.record["settings"]["threshold"] == 0.3 and plan.record["frames"] == [2, 10]
     assert plan.record["density"] == str(tmp_path / "d.zarr")
+    assert plan.table_meta.extra["predicted_frames"] == [2, 10]  # evaluate scores these
     assert _written(tmp_path) == ["m.zarr", "model"]
 
 

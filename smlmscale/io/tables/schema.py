@@ -64,6 +64,9 @@ CANONICAL_DTYPES: dict[str, np.dtype] = {
 COORDINATE_COLUMNS: tuple[str, ...] = ("x_nm", "y_nm", "z_nm")
 #: The Parquet key-value metadata key that holds :class:`TableMeta` as JSON.
 METADATA_KEY = "smlmscale"
+#: ``TableMeta.extra`` key: ``[first, stop)`` frames a prediction covers (``predict
+#: --frames``); ``evaluate`` scores the truth on those frames only.
+PREDICTED_FRAMES = "predicted_frames"
 
 _SNAKE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
