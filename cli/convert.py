@@ -33,6 +33,10 @@ def convert(
     pixel_size: Annotated[Optional[float], typer.Option(
         "--pixel-size", metavar="NM", help="Camera pixel size in nm, for formats in pixels "
                                            "(Picasso, PeakFit) when the input lacks it.")] = None,
+    frame_base: Annotated[Optional[int], typer.Option(
+        "--frame-base", metavar="0|1", help="The input's frames count from 0 or 1, whatever "
+                                            "its format says (text tables; e.g. 0 for a "
+                                            "ThunderSTORM CSV written by locan).")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace an existing output.")] = False,
 ) -> None:
@@ -42,6 +46,7 @@ def convert(
     smlmscale convert locs.csv -o locs.hdf5 --pixel-size 107
     """
     summary = convert_table(source, output, from_format=from_format, to_format=to_format,
-                            pixel_size_nm=pixel_size, overwrite=overwrite)
+                            pixel_size_nm=pixel_size, overwrite=overwrite,
+                            frame_base=frame_base)
     say(ctx, f"wrote {summary['rows']} localizations ({summary['frames']} frames) to {output} "
              f"in {summary['seconds']:.1f} s")

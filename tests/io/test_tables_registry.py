@@ -20,10 +20,10 @@ TABLE = pd.DataFrame({"frame": [0, 1], "x_nm": [10.0, 20.0], "y_nm": [30.0, 40.0
 def test_one_record_per_format():
     assert list(FORMATS) == [f.name for f in TABLE_FORMATS] == [
         "parquet", "thunderstorm", "picasso", "picasso_csv", "deepstorm", "deepstorm3d",
-        "peakfit", "csv"]
+        "peakfit", "smap", "decode", "csv"]
     assert all(isinstance(f, TableFormat) for f in TABLE_FORMATS)
-    assert [f.name for f in TABLE_FORMATS if not f.writable] == ["peakfit"]
-    assert {f.name for f in TABLE_FORMATS if not f.text} == {"parquet", "picasso"}
+    assert [f.name for f in TABLE_FORMATS if not f.writable] == ["peakfit", "smap", "decode"]
+    assert {f.name for f in TABLE_FORMATS if not f.text} == {"parquet", "picasso", "decode"}
     assert FORMATS["picasso"].outputs("a/locs.hdf5")[1].name == "locs.yaml"
     aliases = [a for f in TABLE_FORMATS for a in f.aliases]
     assert len(aliases) == len(set(aliases)) and not set(aliases) & set(FORMATS)

@@ -13,7 +13,8 @@ from smlmscale.io.tables.writer import prepare_output, write_table
 def convert_table(src: str | os.PathLike, dst: str | os.PathLike, *,
                   from_format: str | None = None, to_format: str | None = None,
                   pixel_size_nm: float | None = None, overwrite: bool = False,
-                  blocksize: int | str = DEFAULT_BLOCKSIZE) -> dict[str, Any]:
+                  blocksize: int | str = DEFAULT_BLOCKSIZE,
+                  frame_base: int | None = None) -> dict[str, Any]:
     """Convert the table ``src`` into ``dst`` with bounded memory.
 
     The source is read lazily (:func:`~smlmscale.io.tables.read_table_lazy`): each
@@ -35,6 +36,9 @@ def convert_table(src: str | os.PathLike, dst: str | os.PathLike, *,
         Replace an existing output.
     blocksize : int or str, optional
         Bytes per partition.
+    frame_base : {0, 1}, optional
+        The input's frames count from this, whatever its format says (text tables;
+        e.g. 0 for a ThunderSTORM CSV that locan wrote).
 
     Returns
     -------
@@ -51,7 +55,7 @@ def convert_table(src: str | os.PathLike, dst: str | os.PathLike, *,
     """
     start = time.perf_counter()
     source = open_table(src, format=from_format, pixel_size_nm=pixel_size_nm,
-                        blocksize=blocksize)
+                        blocksize=blocksize, frame_base=frame_base)
     meta = source.meta.replace(pixel_size_nm=pixel_size_nm, source=os.fspath(src))
     prepare_output(dst, meta=meta, format=to_format, overwrite=overwrite)  # fail before reading
     table = lazy_table(source)

@@ -4,7 +4,8 @@ Each format is a :class:`~smlmscale.io.tables._format.TableFormat` record define
 the end of its module (name, extensions, ``sniff``, ``read``, ``write``); :data:`FORMATS`
 lists them, and every lookup below goes through the records.
 
-Extension -> format: ``.parquet`` Parquet; ``.hdf5``/``.h5`` Picasso; ``.csv``,
+Extension -> format: ``.parquet`` Parquet; ``.hdf5``/``.h5`` Picasso, or DECODE when
+the file holds DECODE's ``/data/xyz`` (read); ``.csv``,
 ``.tsv``, ``.txt`` and ``.xls`` (GDSC PeakFit and ThunderSTORM both write
 tab-separated text under that name) are sniffed from their header on read: the text
 format whose ``sniff`` scores the header highest. On write ``.csv`` is ThunderSTORM
@@ -23,16 +24,18 @@ import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.io.tables import (_text, deepstorm, deepstorm3d, parquet, peakfit, picasso,
-                                 plaincsv, thunderstorm)
+from smlmscale.io.tables import (_text, decode, deepstorm, deepstorm3d, parquet, peakfit,
+                                 picasso, plaincsv, smap, thunderstorm)
 from smlmscale.io.tables._format import TEXT_EXTENSIONS, TableFormat
 from smlmscale.io.tables._source import Source
+from smlmscale.io.tables.frame_base import rebase_frames
 from smlmscale.io.tables.schema import TableMeta
 
 #: Every table format, one record each, in the order help and errors list them.
 TABLE_FORMATS: tuple[TableFormat, ...] = (
     parquet.FORMAT, thunderstorm.FORMAT, picasso.FORMAT, thunderstorm.PICASSO_CSV,
-    deepstorm.FORMAT, deepstorm3d.FORMAT, peakfit.FORMAT, plaincsv.FORMAT,
+    deepstorm.FORMAT, deepstorm3d.FORMAT, peakfit.FORMAT, smap.FORMAT, decode.FORMAT,
+    plaincsv.FORMAT,
 )
 FORMATS: dict[str, TableFormat] = {f.name: f for f in TABLE_FORMATS}
 #: The record type, under its former name.
@@ -84,6 +87,8 @@ def guess_format(path: str | os.PathLike, *, for_write: bool = False) -> str:
     """The format a path's extension implies (text tables are sniffed when reading)."""
     path = Path(path)
     ext = _extension(path)
+    if ext in picasso.FORMAT.extensions and not for_write and decode.is_decode(path):
+        return decode.FORMAT.name  # DECODE's .h5: /data/xyz, not Picasso's /locs
     if ext in _BINARY_EXTENSIONS:
         return _BINARY_EXTENSIONS[ext].name
     if ext in TEXT_EXTENSIONS:
@@ -106,10 +111,12 @@ def _parse_blocksize(blocksize: int | str | None) -> int | None:
 
 def open_table(path: str | os.PathLike, *, format: str | None = None,
                pixel_size_nm: float | None = None,
-               blocksize: int | str | None = None) -> Source:
+               blocksize: int | str | None = None, frame_base: int | None = None) -> Source:
     """Open a table file as a :class:`~smlmscale.io.tables._source.Source` (no rows read).
 
-    ``blocksize=None`` gives a single block holding the whole table.
+    ``blocksize=None`` gives a single block holding the whole table. ``frame_base`` (0 or
+    1) overrides the frame numbering the format implies
+    (:func:`~smlmscale.io.tables.frame_base.rebase_frames`; text tables only).
     """
     path = Path(path)
     if not path.exists():
@@ -127,7 +134,8 @@ def open_table(path: str | os.PathLike, *, format: str | None = None,
         fmt = sniff_text(path, layout)
     else:
         fmt = guess_format(path)
-    return FORMATS[fmt].open(path, pixel_size_nm=pixel_size_nm, blocksize=size, layout=layout)
+    source = FORMATS[fmt].open(path, pixel_size_nm=pixel_size_nm, blocksize=size, layout=layout)
+    return rebase_frames(source, frame_base)
 
 
 def _frame_stats(source: Source) -> list[tuple[int, int, int, bool]]:
@@ -145,7 +153,8 @@ def _frame_stats(source: Source) -> list[tuple[int, int, int, bool]]:
 
 
 def read_table(path: str | os.PathLike, *, format: str | None = None,
-               pixel_size_nm: float | None = None) -> tuple[pd.DataFrame, TableMeta]:
+               pixel_size_nm: float | None = None,
+               frame_base: int | None = None) -> tuple[pd.DataFrame, TableMeta]:
     """Read a localization table into memory, in canonical form.
 
     Parameters
@@ -156,6 +165,8 @@ def read_table(path: str | os.PathLike, *, format: str | None = None,
         One of :data:`FORMATS` (``"thunderstorm"``, ``"picasso"``, ``"peakfit"``, ...).
     pixel_size_nm : float, optional
         Camera pixel size in nm, for formats in pixels; overrides the file's own.
+    frame_base : {0, 1}, optional
+        The file's frames count from this, whatever its format says (text tables).
 
     Returns
     -------
@@ -165,7 +176,8 @@ def read_table(path: str | os.PathLike, *, format: str | None = None,
     meta : TableMeta
         Pixel size, image shape, frame count and source where the file has them.
     """
-    source = open_table(path, format=format, pixel_size_nm=pixel_size_nm, blocksize=None)
+    source = open_table(path, format=format, pixel_size_nm=pixel_size_nm, blocksize=None,
+                        frame_base=frame_base)
     table = source.read(source.blocks[0])
     if len(source.blocks) > 1:
         table = pd.concat([table] + [source.read(b) for b in source.blocks[1:]],
@@ -178,12 +190,12 @@ def read_table(path: str | os.PathLike, *, format: str | None = None,
 
 def read_table_lazy(path: str | os.PathLike, *, format: str | None = None,
                     pixel_size_nm: float | None = None,
-                    blocksize: int | str = DEFAULT_BLOCKSIZE):
+                    blocksize: int | str = DEFAULT_BLOCKSIZE, frame_base: int | None = None):
     """Read a localization table as a dask DataFrame, block by block.
 
     Parameters
     ----------
-    path, format, pixel_size_nm
+    path, format, pixel_size_nm, frame_base
         As for :func:`read_table`.
     blocksize : int or str, optional
         Target bytes per partition (``"64MiB"``).
@@ -204,7 +216,7 @@ def read_table_lazy(path: str | os.PathLike, *, format: str | None = None,
     are read only when partitions are computed. No step holds the whole table.
     """
     source = open_table(path, format=format, pixel_size_nm=pixel_size_nm,
-                        blocksize=blocksize)
+                        blocksize=blocksize, frame_base=frame_base)
     return lazy_table(source), source.meta
 
 

@@ -147,8 +147,10 @@ def open_source(layout: _text.TextLayout, *, pixel_size_nm: float | None,
         pixel_size_nm = protocol_pixel_size_nm(layout.path)
     rules = plan(layout, pixel_size_nm=pixel_size_nm, picasso=picasso)
     meta = TableMeta(pixel_size_nm=pixel_size_nm, source=layout.path)
-    hint = None if picasso else ("ThunderSTORM frames start at 1; pass --from picasso_csv if "
-                                 "this is Picasso's export, whose frames start at 0")
+    hint = None if picasso else (
+        "ThunderSTORM frames start at 1; if this file's frames count from 0 (locan writes "
+        "such files), pass --frame-base 0 (--from picasso_csv is for Picasso's export only: "
+        "it also moves x/y by half a pixel)")
     return open_text_source(layout, rules, fmt="picasso_csv" if picasso else "thunderstorm",
                             meta=meta, blocksize=blocksize, frame_hint=hint)
 
