@@ -83,12 +83,20 @@ def test_performance_report_without_a_cluster_warns(tmp_path):
 
 
 def test_shell_completion_is_enabled():
-    shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="smlmscale")
-    assert shown.exit_code == 0 and "_SMLMSCALE_COMPLETE" in shown.stdout
-    completed = runner.invoke(app, [], prog_name="smlmscale", env={
-        "_SMLMSCALE_COMPLETE": "complete_bash", "COMP_WORDS": "smlmscale conv",
-        "COMP_CWORD": "1"})
-    assert completed.exit_code == 0 and completed.stdout.split() == ["convert"]
+    """Issue 18 item 7: the script bash sources, and what it completes, from the console
+    entry point (``python -m smlmscale`` names itself ``smlmscale``)."""
+    import subprocess
+    import sys
+
+    def run(*args, **env):
+        return subprocess.run([sys.executable, "-m", "smlmscale", *args], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, **env})
+
+    shown = run("--show-completion", "bash")
+    assert shown.returncode == 0 and "_SMLMSCALE_COMPLETE=complete_bash" in shown.stdout
+    completed = run(_SMLMSCALE_COMPLETE="complete_bash", COMP_WORDS="smlmscale conv",
+                    COMP_CWORD="1")
+    assert completed.returncode == 0 and completed.stdout.split() == ["convert"], completed
 
 
 def test_quiet_silences_tensorflow_in_this_process(monkeypatch):
