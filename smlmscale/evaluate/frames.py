@@ -41,8 +41,8 @@ def restrict_to_frames(pred: Any, truth: Any, frames: tuple[int, int]
     >>> import pandas as pd
     >>> truth = pd.DataFrame({"frame": [0, 5, 9], "x_nm": [0.0] * 3, "y_nm": [0.0] * 3})
     >>> _, kept, notes = restrict_to_frames(truth, truth, (0, 6))
-    >>> kept["frame"].tolist(), notes
-    ([0, 5], ['scored frames 0-5 only, the frames the prediction covers (its metadata): 1 truth localization(s) in other frames not counted'])
+    >>> kept["frame"].tolist(), notes[0][:22], notes[0][-51:]
+    ([0, 5], 'scored frames 0-5 only', '1 truth localization(s) in other frames not counted')
     """
     pred, kept = _within(pred, frames), _within(truth, frames)
     notes = []
