@@ -58,6 +58,7 @@ def test_performance_report_of_an_ingest(dask_cluster, tmp_path, movie):
                                  "-o", str(tmp_path / "m.zarr")])
     assert result.exit_code == 0, result.stderr
     assert report.stat().st_size > 1000 and "<html" in report.read_text()[:2000].lower()
+    assert "warning" not in result.stderr  # a command with a cluster writes its report
 
 
 @pytest.mark.parametrize("option", [["--workers", "2"], ["--memory-limit", "2GiB"]])
