@@ -192,3 +192,6 @@ def test_decode_without_sigmas_or_pixel_size(tmp_path):
     with pytest.raises(InputError, match="no px_size"):
         read_table(path)
     assert len(read_table(path, pixel_size_nm=100.0)[0]) == 40
+    with pytest.raises(InputError) as as_picasso:
+        read_table(path, format="picasso")
+    assert as_picasso.value.hint == "a DECODE emitter file? pass --from decode"

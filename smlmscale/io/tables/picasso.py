@@ -124,8 +124,10 @@ def _open_locs(path: str) -> tuple[np.dtype, int]:
     try:
         with h5py.File(path, "r") as handle:
             if "locs" not in handle or not isinstance(handle["locs"], h5py.Dataset):
+                hint = ("a DECODE emitter file? pass --from decode" if "data" in handle
+                        else "is this a Picasso localization file?")
                 raise InputError(f"no 'locs' dataset (found: {', '.join(handle) or 'nothing'})",
-                                 path=path, hint="is this a Picasso localization file?")
+                                 path=path, hint=hint)
             dataset = handle["locs"]
             return dataset.dtype, int(dataset.shape[0]) if dataset.shape else 0
     except OSError as exc:
