@@ -59,7 +59,8 @@ def test_every_writable_text_format_is_sniffed_back_as_itself(tmp_path, name):
 
 
 def test_info_kinds_are_records(tmp_path):
-    assert [k.kind for k in PATH_KINDS] == ["clusters", "patch set", "model", "image store",
+    assert [k.kind for k in PATH_KINDS] == ["clusters", "patch set", "model", "PSF file",
+                                            "image store",
                                             "localization table"]
     path = tmp_path / "t.csv"
     write_table(TABLE, path, format="csv")
