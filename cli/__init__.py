@@ -20,5 +20,6 @@ from smlmscale.cli import psf as _psf  # noqa: F401
 from smlmscale.cli import render as _render  # noqa: F401
 from smlmscale.cli import simulate as _simulate  # noqa: F401
 from smlmscale.cli import train as _train  # noqa: F401
+from smlmscale.cli import undrift as _undrift  # noqa: F401
 
 __all__ = ["app", "main"]
