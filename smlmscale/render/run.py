@@ -200,14 +200,20 @@ def render_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
 
 
 def _field(table, meta, pixel_nm: float, *, path: str) -> tuple[int, int]:
+    # With the movie's shape the field is that of the movie; without it, the field must
+    # hold the farthest localization: a point exactly at ``max`` lies in pixel
+    # ``floor(max / p)``, so the field is ``floor(max / p) + 1`` pixels (not ``ceil``,
+    # which dropped a point at a multiple of the pixel size: issue 18 item 5).
     if meta.image_shape and meta.pixel_size_nm:
         height = meta.image_shape[-2] * meta.pixel_size_nm
         width = meta.image_shape[-1] * meta.pixel_size_nm
+        shape = (max(1, math.ceil(height / pixel_nm)), max(1, math.ceil(width / pixel_nm)))
     else:
         height, width = (float(v) for v in table[["y_nm", "x_nm"]].max().compute())
         if not (math.isfinite(height) and math.isfinite(width)):
             raise InputError("the table has no finite positions", path=path)
-    shape = (max(1, math.ceil(height / pixel_nm)), max(1, math.ceil(width / pixel_nm)))
+        shape = (max(1, math.floor(height / pixel_nm) + 1),
+                 max(1, math.floor(width / pixel_nm) + 1))
     if shape[0] * shape[1] > 2**28:
         raise InputError(f"a {shape[1]} x {shape[0]} px image is too large to render",
                          path=path, hint="give a larger --pixel-size")

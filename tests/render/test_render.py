@@ -87,3 +87,16 @@ def test_render_cli(dask_cluster, tmp_path):
     bad = CliRunner().invoke(app, ["--scheduler", scheduler, "render", str(empty), "-o",
                                    str(tmp_path / "r3.png")])
     assert_fails_with_one_line(bad)
+
+
+def test_render_without_image_shape_keeps_a_point_at_the_far_edge(client, tmp_path):
+    # issue 18 item 5: the field was ceil(max / p) pixels, so a point at max = k p fell in
+    # pixel k, one past the last, and was dropped.
+    table = pd.DataFrame({"frame": np.arange(3, dtype=np.int64),
+                          "x_nm": [0.0, 55.0, 200.0], "y_nm": [0.0, 100.0, 60.0]})
+    path = tmp_path / "edge.parquet"
+    write_table(table, path, meta=TableMeta())
+    result = render_table(path, tmp_path / "e.tif", client=client, pixel_nm=20.0)
+    image = tifffile.imread(result.path)
+    assert result.shape == (6, 11) and image.sum() == 3
+    assert image[3, 10] == 1 and image[5, 2] == 1 and image[0, 0] == 1
