@@ -81,7 +81,23 @@ RESULTS: dict[str, dict] = {}
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
+    """The scratch folder, or ``SMLMSCALE_BENCH_ACC3D_DIR``: an earlier run's folder whose
+    trained models are scored again (their training time read from the model folders)."""
+    if _env("SMLMSCALE_BENCH_ACC3D_DIR"):
+        return Path(_env("SMLMSCALE_BENCH_ACC3D_DIR"))
     return tmp_path_factory.mktemp("accuracy3d")
+
+
+def _trained_before(model: Path) -> float | None:
+    """Training seconds of a model folder already there (``provenance.created -
+    training.started``), None when there is none."""
+    from datetime import datetime
+
+    if not (model / "smlmscale.json").is_file():
+        return None
+    meta = json.loads((model / "smlmscale.json").read_text())
+    started = datetime.fromisoformat(meta["training"]["started"])
+    return (datetime.fromisoformat(meta["provenance"]["created"]) - started).total_seconds()
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +105,18 @@ def movie(folder, cluster_client):
     from smlmscale.simulate.settings import PsfSettings
 
     psf = PsfSettings(model="astigmatic", z_range_nm=Z_RANGE, sigma_nm_range=(130.0, 130.0))
+    if (folder / "test3d.zarr").exists():
+        import shutil
+
+        shutil.rmtree(folder / "test3d.zarr")
+        (folder / "test3d_truth.parquet").unlink(missing_ok=True)
     return condition_movie(folder / "test3d.zarr", density=0.5, frames=TEST_FRAMES, seed=7,
                            client=cluster_client, psf=psf)
 
 
 def _train_deepstorm3d(folder: Path) -> float:
+    if (before := _trained_before(folder / "model3d")) is not None:
+        return before
     seconds = _smlmscale("simulate", "-o", folder / "ds3d_train.zarr", *PHYSICS,
                          "--emitters-per-frame", "1", "3", "--frames", DS3D_FRAMES, "--size",
                          "16", "--seed", "1")
@@ -109,6 +132,8 @@ def _train_deepstorm3d(folder: Path) -> float:
 
 
 def _train_locnet(folder: Path) -> float:
+    if (before := _trained_before(folder / "model_loc3d")) is not None:
+        return before
     (folder / "locnet3d_sim.yaml").write_text(LOCNET3D_SIM)
     return _smlmscale("train", "--simulate", folder / "locnet3d_sim.yaml", "-o",
                       folder / "model_loc3d", "--model", "locnet", "--steps-per-epoch",
@@ -186,6 +211,7 @@ def _predict(movie, model: Path, out: Path, client, **settings) -> tuple:
     from smlmscale.predict.run import predict_movie
     from smlmscale.predict.settings import PredictSettings
 
+    out.unlink(missing_ok=True)
     started = time.perf_counter()
     try:
         predict_movie(movie.path, model, out, client=client,
