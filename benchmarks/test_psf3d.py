@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.timeout(3600)
 SMALL = os.environ.get("SMLMSCALE_BENCH_SMALL") == "1"
 FRAMES = 500 if SMALL else 10_000
 CHUNK_FRAMES = 50
