@@ -68,7 +68,13 @@ def _closed_stdout() -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Library warnings as one ``warning: ...`` line on stderr (no file and line)."""
+    """Library warnings as one ``warning: ...`` line on stderr (no file and line).
+
+    Deprecation warnings (of the libraries underneath: Keras, TensorFlow, NumPy) are
+    for developers, not for a user of the command: they are dropped.
+    """
+    if issubclass(category, (DeprecationWarning, PendingDeprecationWarning)):
+        return
     typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
