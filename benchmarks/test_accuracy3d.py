@@ -179,25 +179,31 @@ def _bead_stack(step_nm: float = 10.0) -> np.ndarray:
     return np.stack(frames)
 
 
-def _picasso(movie, folder: Path, min_net_gradient: int) -> tuple[dict | None, float]:
-    """Picasso's calibrated z-fit of the movie (its table and seconds), or None without
-    its venv."""
-    import pandas as pd
-
+def _picasso_inputs(movie, folder: Path) -> tuple[Path, Path]:
+    """The calibration stack and the movie as ``.npy`` for Picasso's process (written once
+    per run, read by every :func:`_picasso` call)."""
     from smlmscale.io.ome_zarr import open_image_store
+
+    calib, frames = folder / "calib.npy", folder / "movie3d.npy"
+    np.save(calib, _bead_stack())
+    np.save(frames, np.asarray(open_image_store(movie.path).array[:]))
+    return calib, frames
+
+
+def _picasso(inputs: tuple[Path, Path], folder: Path, min_net_gradient: int) -> tuple:
+    """Picasso's calibrated z-fit of the movie: ``(table, seconds)``; ``(None, 0)``
+    without its venv."""
+    import pandas as pd
 
     if not os.path.exists(PICASSO_PYTHON):
         return None, 0.0
-    if not (folder / "calib.npy").exists():
-        np.save(folder / "calib.npy", _bead_stack())
-        np.save(folder / "movie3d.npy", np.asarray(open_image_store(movie.path).array[:]))
-    camera = {"box": 9, "min_net_gradient": min_net_gradient, "pixel_size_nm": 100.0, "Baseline": 100.0,
-              "Sensitivity": 1.0, "Gain": 1, "Qe": 1.0}
+    calib, frames = inputs
+    camera = {"box": 9, "min_net_gradient": min_net_gradient, "pixel_size_nm": 100.0,
+              "Baseline": 100.0, "Sensitivity": 1.0, "Gain": 1, "Qe": 1.0}
     (folder / "camera3d.json").write_text(json.dumps(camera))
     done = subprocess.run([PICASSO_PYTHON, "benchmarks/picasso_zfit_contender.py",
-                           str(folder / "calib.npy"), "10", str(folder / "movie3d.npy"),
-                           str(folder / "camera3d.json"), str(folder / "picasso3d.csv")],
-                          capture_output=True, text=True)
+                           str(calib), "10", str(frames), str(folder / "camera3d.json"),
+                           str(folder / "picasso3d.csv")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     info = json.loads(done.stdout.strip().splitlines()[-1])
     return pd.read_csv(folder / "picasso3d.csv"), info["seconds"]
@@ -227,12 +233,13 @@ def test_accuracy3d(folder, movie, cluster_client):
     RESULTS["condition"] = {"frames": TEST_FRAMES, "truth": len(truth),
                             "fixed_z_rmse_nm": float(truth["z_nm"].std())}
     trained = {"deepstorm3d": _train_deepstorm3d(folder), "locnet": _train_locnet(folder)}
+    inputs = _picasso_inputs(movie, folder) if os.path.exists(PICASSO_PYTHON) else None
     tables = {
         "deepstorm3d": _predict(movie, folder / "model3d", folder / "ds3d.parquet",
                                 cluster_client, threshold=0.02),
         "locnet": _predict(movie, folder / "model_loc3d", folder / "loc3d.parquet",
                            cluster_client),
-        **{f"picasso_ng{ng}": _picasso(movie, folder, ng) for ng in PICASSO_GRADIENTS}}
+        **{f"picasso_ng{ng}": _picasso(inputs, folder, ng) for ng in PICASSO_GRADIENTS}}
     for name, (table, seconds) in tables.items():
         if table is None:
             continue

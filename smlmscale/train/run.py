@@ -295,11 +295,11 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
     best_epoch, epochs_run = int(best_row["epoch"]), int(history["epoch"].max())
     stopped = bool(epochs_run < settings.epochs)
     if plan.mask_learning is not None:
-        from smlmscale.train.mask_learning import save_learned
+        from smlmscale.train.mask_learning import MASK_FILE, PSF_FILE, save_learned
 
         model = save_learned(model, plan.mask_learning, partial)
-        notes.append(f"the learnt phase mask is in {final / 'learned_mask.npy'} and its PSF "
-                     f"file {final / 'learned.psf.zarr'} (simulate --psf takes it)")
+        notes.append(f"the learnt phase mask is in {final / MASK_FILE} and its PSF file "
+                     f"{final / PSF_FILE} (simulate --psf takes it)")
     tmp = partial / f".partial_{md.MODEL_FILE}"
     model.save(tmp)
     os.replace(tmp, partial / md.MODEL_FILE)
