@@ -18,6 +18,7 @@ from smlmscale.cli import predict as _predict  # noqa: F401
 from smlmscale.cli import preprocess as _preprocess  # noqa: F401
 from smlmscale.cli import psf as _psf  # noqa: F401
 from smlmscale.cli import render as _render  # noqa: F401
+from smlmscale.cli import resolution as _resolution  # noqa: F401
 from smlmscale.cli import simulate as _simulate  # noqa: F401
 from smlmscale.cli import train as _train  # noqa: F401
 from smlmscale.cli import undrift as _undrift  # noqa: F401
