@@ -21,7 +21,7 @@ def resolution_command(
                                          show_default=False)],
     frc: Annotated[bool, typer.Option(
         "--frc", help="Fourier ring correlation of two halves, 1/7 threshold (the only "
-                      "method, the default).")] = True,
+                      "method: measured with or without the flag).")] = False,
     pixel_size_nm: Annotated[Optional[float], settings_option(R, "pixel_size_nm",
                                                               metavar="NM")] = None,
     split: Annotated[Optional[str], settings_option(R, "split")] = None,

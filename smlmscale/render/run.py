@@ -1,9 +1,14 @@
 """Orchestration: render a localization table to a PNG or TIFF, by blocks across the cluster.
 
-The table is read lazily, part by part; each part is histogrammed on a worker and the
-partial images are summed pairwise in the graph, so no worker holds more than two images
-and the table never passes through the driver. With ``widefield``, the movie's frames are
-summed on the cluster too and shown beside the rendering (seed 002's visual check).
+The table is read lazily, part by part; each part is drawn on a worker
+(:class:`~smlmscale.render.draw.Drawing`: a histogram, or with ``blur="precision"`` each
+localization as a Gaussian of its own precision) and the partial images are summed
+pairwise in the graph (:func:`~smlmscale.render.graph.drawn`), so no worker holds more than
+a couple of images and the table never passes through the driver. ``color_by`` z or frame
+adds a second channel (the density weighted by that column) for the hue; ``scale_bar_nm``
+draws a scale bar on the PNG (:mod:`smlmscale.render.write`). With ``widefield``, the
+movie's frames are summed on the cluster too and shown beside the rendering (seed 002's
+visual check).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from smlmscale.errors import InputError
-from smlmscale.render.image import MODES, blur, display, histogram
+from smlmscale.render.draw import BLURS, COLOR_COLUMNS, Drawing, precision_columns
+from smlmscale.render.image import MODES, blur
 from smlmscale.settings import Settings, setting
 
 FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff"}
@@ -34,11 +40,23 @@ class RenderSettings(Settings):
     mode : {"histogram", "gaussian"}
     sigma_nm : float
         Gaussian width of ``gaussian`` mode, nm.
+    blur : {"none", "precision"}
+        ``precision``: each localization drawn as a Gaussian of its own uncertainty.
+    color_by : {"none", "z", "frame"}
+        Colour the image by ``z_nm`` or ``frame`` (hue weighted by density).
+    scale_bar_nm : float
+        Length of the PNG's scale bar, nm (0: none).
     """
 
     pixel_size_nm: float = setting(10.0, unit="nm", help="Render pixel size")
     mode: str = setting("histogram", help="histogram or gaussian")
     sigma_nm: float = setting(10.0, min=0, unit="nm", help="Gaussian width of --mode gaussian")
+    blur: str = setting("none", choices=BLURS,
+                        help="precision: each localization a Gaussian of its own uncertainty")
+    color_by: str = setting("none", choices=("none", *COLOR_COLUMNS),
+                            help="Colour by z or frame (hue), with a colour bar")
+    scale_bar_nm: float = setting(0.0, min=0, unit="nm",
+                                  help="Scale bar of this length on the PNG (0: none)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -48,6 +66,9 @@ class RenderSettings(Settings):
         if self.mode not in MODES:
             raise InputError(f"unknown render mode {self.mode!r}", param="mode",
                              hint=f"choose {' or '.join(MODES)}")
+        if self.blur == "precision" and self.mode == "gaussian":
+            raise InputError("--blur precision draws each localization's own Gaussian; it "
+                             "does not combine with --mode gaussian", param="blur")
 
 
 @dataclass(frozen=True)
@@ -76,20 +97,6 @@ class RenderPlan:
     widefield: str | None
 
 
-def _tree_sum(parts: list) -> object:
-    from dask import delayed
-
-    while len(parts) > 1:
-        parts = [delayed(np.add)(a, b) if b is not None else a
-                 for a, b in zip(parts[::2], parts[1::2] + [None] * (len(parts) % 2))]
-    return parts[0]
-
-
-def _part_histogram(part, shape, pixel_nm):
-    return histogram(part["x_nm"].to_numpy(), part["y_nm"].to_numpy(), shape=shape,
-                     pixel_nm=pixel_nm), len(part)
-
-
 def prepare_render(locs: str | os.PathLike, output: str | os.PathLike, *,
                    settings: RenderSettings | None = None,
                    widefield: str | os.PathLike | None = None,
@@ -110,7 +117,9 @@ def prepare_render(locs: str | os.PathLike, output: str | os.PathLike, *,
     Raises
     ------
     InputError
-        Unknown image extension, an existing output, an unreadable table or movie.
+        Unknown image extension, an existing output, an unreadable table or movie, a
+        table without the uncertainty columns ``blur="precision"`` needs or the column
+        ``color_by`` needs, a scale bar on a TIFF.
     """
     from smlmscale.io.outputs import check_output
     from smlmscale.io.tables import read_table_lazy
@@ -120,8 +129,12 @@ def prepare_render(locs: str | os.PathLike, output: str | os.PathLike, *,
     kind = FORMATS.get(output.suffix.lower())
     if kind is None:
         raise InputError("the image must be .png or .tif", path=output)
+    if kind == "tiff" and settings.scale_bar_nm > 0:
+        raise InputError("--scale-bar is drawn on PNG images only", path=output,
+                         hint="a TIFF carries its pixel size in the ImageJ calibration")
     check_output(output, kind="file", overwrite=overwrite)
     table, meta = read_table_lazy(locs)
+    _check_columns(table.columns, settings, path=locs)
     if widefield is not None:
         from smlmscale.io.ome_zarr import open_image_store
 
@@ -131,39 +144,92 @@ def prepare_render(locs: str | os.PathLike, output: str | os.PathLike, *,
                       overwrite=overwrite)
 
 
+def _check_columns(columns, settings: RenderSettings, *, path) -> None:
+    if settings.blur == "precision" and precision_columns(columns) is None:
+        raise InputError("--blur precision needs uncertainty_x_nm and uncertainty_y_nm (or "
+                         "uncertainty_nm) columns; the table has none", path=path,
+                         hint="render with --mode gaussian --sigma NM instead")
+    column = COLOR_COLUMNS.get(settings.color_by)
+    if column is not None and column not in columns:
+        what = "a 2D table: " if column == "z_nm" else ""
+        raise InputError(f"--color-by {settings.color_by} needs a {column} column; the table "
+                         f"has none ({what}{', '.join(map(str, columns))})", path=path,
+                         hint="choose another --color-by or none")
+
+
+def drawing_of(columns, settings: RenderSettings, shape: tuple[int, int]) -> Drawing:
+    """The per-partition kernel of a render of a table with ``columns`` at ``settings``."""
+    return Drawing(shape=shape, pixel_nm=settings.pixel_size_nm,
+                   precision=precision_columns(columns) if settings.blur == "precision"
+                   else None, color_column=COLOR_COLUMNS.get(settings.color_by))
+
+
 def run_render(plan: RenderPlan, *, client, progress=None) -> RenderResult:
     """Render a :class:`RenderPlan` on the cluster and write the image atomically.
 
-    ``progress`` is accepted for the shape every stage shares; a render is one compute.
+    ``progress`` is accepted for the shape every stage shares; a render is one compute
+    (after the field's extent, when the table does not record its image shape).
 
     Raises
     ------
     InputError
-        An empty table, a field too large to render.
+        An empty table, NaN positions, a field too large to render, a scale bar longer
+        than the image.
     """
-    from dask import delayed
-
     from smlmscale.io.outputs import staged_output
+    from smlmscale.render.graph import drawn
+    from smlmscale.render.write import write_image
 
-    pixel_nm = plan.settings.pixel_size_nm
+    settings = plan.settings
+    pixel_nm = settings.pixel_size_nm
     shape = _field(plan.table, plan.meta, pixel_nm, path=plan.locs)
-    parts = [delayed(_part_histogram)(p, shape, pixel_nm) for p in plan.table.to_delayed()]
-    images = _tree_sum([delayed(lambda r: r[0])(p) for p in parts])
-    counts = [delayed(lambda r: r[1])(p) for p in parts]
-    image, rows = client.compute([images, delayed(sum)(counts)], sync=True)
+    if settings.scale_bar_nm > shape[1] * pixel_nm:
+        raise InputError(f"a {settings.scale_bar_nm:g} nm scale bar is longer than the "
+                         f"{shape[1] * pixel_nm:g} nm wide image", path=plan.locs,
+                         hint="give a shorter --scale-bar")
+    drawing = drawing_of(plan.table.columns, settings, shape)
+    wanted = ["x_nm", "y_nm", *(drawing.precision or ()), *([drawing.color_column]
+                                                             if drawing.color_column else [])]
+    table = plan.table[list(dict.fromkeys(wanted))]
+    stack, rows, bad = client.compute(drawn(table, drawing), sync=True)
     if rows == 0:
         raise InputError("the table has no localizations", path=plan.locs)
-    if plan.settings.mode == "gaussian":
-        image = blur(image, sigma_nm=plan.settings.sigma_nm, pixel_nm=pixel_nm)
+    if bad:
+        raise InputError(f"{bad} localizations have NaN or infinite x/y", path=plan.locs,
+                         hint="drop them first (smlmscale filter or your own tool)")
+    if settings.mode == "gaussian":
+        stack = np.stack([blur(c, sigma_nm=settings.sigma_nm, pixel_nm=pixel_nm)
+                          for c in stack])
     wide = _widefield(plan.widefield, shape, client) if plan.widefield is not None else None
     with staged_output(plan.output, kind="file", overwrite=plan.overwrite) as staged:
-        _write(staged.path, plan.format, image, pixel_nm, wide)
+        write_image(staged.path, plan.format, stack, pixel_nm=pixel_nm, wide=wide,
+                    colour=colour_range(settings.color_by, stack),
+                    scale_bar_nm=settings.scale_bar_nm)
     return RenderResult(path=str(plan.output), shape=shape, localizations=int(rows),
                         pixel_nm=float(pixel_nm))
 
 
+def colour_range(color_by: str, stack: np.ndarray, *, percentile: float = 0.5):
+    """How ``color_by`` is shown: its label and the range of the per-pixel mean values,
+    from the ``percentile`` to the ``100 - percentile`` percentile over the pixels drawn
+    (a few outlying pixels do not stretch the colours); None for ``"none"``."""
+    from smlmscale.render.draw import mean_value
+    from smlmscale.render.write import Colour
+
+    if color_by == "none":
+        return None
+    label = "z (nm)" if color_by == "z" else "frame"
+    mean = mean_value(stack)
+    mean = mean[np.isfinite(mean)]
+    if mean.size == 0:
+        return Colour(label, 0.0, 1.0)
+    low, high = np.percentile(mean, [percentile, 100 - percentile])
+    return Colour(label, float(low), float(high))
+
+
 def render_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
                  pixel_nm: float = 10.0, mode: str = "histogram", sigma_nm: float = 10.0,
+                 blur: str = "none", color_by: str = "none", scale_bar_nm: float = 0.0,
                  widefield: str | os.PathLike | None = None,
                  overwrite: bool = False) -> RenderResult:
     """Render a localization table at ``pixel_nm`` to ``.png`` or ``.tif``.
@@ -183,6 +249,13 @@ def render_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
     mode : {"histogram", "gaussian"}
     sigma_nm : float
         Gaussian width of ``gaussian`` mode, nm.
+    blur : {"none", "precision"}
+        ``precision``: each localization a Gaussian of its ``uncertainty_x_nm``/
+        ``uncertainty_y_nm`` (or ``uncertainty_nm``), :mod:`smlmscale.render.splat`.
+    color_by : {"none", "z", "frame"}
+        Hue by ``z_nm`` or ``frame``; the TIFF gets a second channel, the mean value.
+    scale_bar_nm : float
+        Scale bar on the PNG, nm (0: none).
     widefield : str or os.PathLike, optional
         The movie the table came from: its frames summed, beside the rendering (PNG).
     overwrite : bool
@@ -191,9 +264,10 @@ def render_table(locs: str | os.PathLike, output: str | os.PathLike, *, client,
     ------
     InputError
         Bad pixel size or mode, unknown image extension, an existing output, an empty
-        table, a field too large to render.
+        table, a field too large to render, missing uncertainty or colour columns.
     """
-    settings = RenderSettings(pixel_size_nm=pixel_nm, mode=mode, sigma_nm=sigma_nm)
+    settings = RenderSettings(pixel_size_nm=pixel_nm, mode=mode, sigma_nm=sigma_nm,
+                              blur=blur, color_by=color_by, scale_bar_nm=scale_bar_nm)
     plan = prepare_render(locs, output, settings=settings, widefield=widefield,
                           overwrite=overwrite)
     return run_render(plan, client=client)
@@ -233,30 +307,5 @@ def _widefield(movie: str | os.PathLike, shape: tuple[int, int], client) -> np.n
     return summed[np.ix_(rows, cols)]
 
 
-def _write(path: Path, kind: str, image: np.ndarray, pixel_nm: float,
-           wide: np.ndarray | None) -> None:
-    if kind == "tiff":
-        import tifffile
-
-        tifffile.imwrite(path, image.astype(np.float32), imagej=True,
-                         resolution=(1 / pixel_nm, 1 / pixel_nm),
-                         metadata={"unit": "nm"})
-        return
-    from matplotlib.figure import Figure
-
-    panels = [("super-resolution", image)] + ([("widefield (sum)", wide)]
-                                              if wide is not None else [])
-    height, width = image.shape
-    scale = 6.0 / max(height, width)
-    fig = Figure(figsize=(len(panels) * width * scale + 0.4, height * scale + 0.6), dpi=150)
-    for i, (title, panel) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.imshow(display(panel), cmap="hot" if i == 0 else "gray", interpolation="nearest")
-        ax.set_title(title, fontsize="small")
-        ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-
-
-__all__ = ["RenderPlan", "RenderResult", "RenderSettings", "prepare_render", "render_table",
-           "run_render"]
+__all__ = ["RenderPlan", "RenderResult", "RenderSettings", "colour_range", "drawing_of",
+           "prepare_render", "render_table", "run_render"]

@@ -55,9 +55,9 @@ class ResolutionSettings(Settings):
                          help="Split the localizations at random or by blocks of frames")
     seed: int = setting(0, min=0, help="Seed of the random split")
     block_frames: int = setting(500, min=1, unit="frames",
-                                help="Frames per block of --split frames")
+                                help="Block length of --split frames")
     smooth_rings: int = setting(3, min=1, flag="--smooth", unit="rings",
-                                help="Running mean over the curve's rings")
+                                help="Width of the running mean over the curve")
 
 
 @dataclass(frozen=True, eq=False)
