@@ -41,7 +41,7 @@ def resolution_command(
     """Measure the FRC resolution: two halves rendered on the cluster, 1/7 threshold.
 
     Blinking (one molecule in consecutive frames) correlates a random split's halves and
-    makes the resolution look finer: use --split frames, or link the table first.
+    makes the resolution look finer: use --split frames.
 
     Example: smlmscale resolution locs.parquet --frc --pixel-size 5 --plot frc.png
     """
