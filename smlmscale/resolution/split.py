@@ -10,8 +10,8 @@ Localizations of one emitter in consecutive frames (blinking, a molecule on for 
 frames) are correlated: a random split puts them in both halves and the FRC then
 overestimates the resolution (it sees the same molecule twice, a finer curve than the
 structure supports). A frame-block split keeps most such repeats in one half; better
-still would be a split by emitter or track of a linked table (smlmscale does not link
-yet). NumPy in, NumPy out.
+still, measure a table whose consecutive-frame localizations were linked into one per
+emitter. NumPy in, NumPy out.
 """
 
 from __future__ import annotations
