@@ -13,6 +13,7 @@ from smlmscale.cli import demo as _demo  # noqa: F401
 from smlmscale.cli import evaluate as _evaluate  # noqa: F401
 from smlmscale.cli import info as _info  # noqa: F401
 from smlmscale.cli import ingest as _ingest  # noqa: F401
+from smlmscale.cli import link as _link  # noqa: F401
 from smlmscale.cli import patches as _patches  # noqa: F401
 from smlmscale.cli import predict as _predict  # noqa: F401
 from smlmscale.cli import preprocess as _preprocess  # noqa: F401
