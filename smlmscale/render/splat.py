@@ -28,18 +28,16 @@ _BATCH_VALUES = 2**22
 
 
 def _axis_weights(pos_nm: np.ndarray, sigma_nm: np.ndarray, start: np.ndarray, radius: int,
-                  pixel_nm: float) -> tuple[np.ndarray, np.ndarray]:
-    # pixels start - radius .. start + radius along one axis, and each one's Gaussian mass
-    index = start[:, None] + np.arange(-radius, radius + 1)[None, :]
+                  pixel_nm: float) -> np.ndarray:
+    # the Gaussian mass of pixels start - radius .. start + radius along one axis
+    edges = (start[:, None] + np.arange(-radius, radius + 2)[None, :]) * pixel_nm
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = (index * pixel_nm - pos_nm[:, None]) / sigma_nm[:, None]
-        high = ((index + 1) * pixel_nm - pos_nm[:, None]) / sigma_nm[:, None]
-    mass = ndtr(high) - ndtr(low)
+        mass = np.diff(ndtr((edges - pos_nm[:, None]) / sigma_nm[:, None]), axis=1)
     delta = ~(sigma_nm > 0) | ~np.isfinite(sigma_nm)
     if delta.any():
         mass[delta] = 0.0
         mass[delta, radius] = 1.0
-    return index, mass
+    return mass
 
 
 def splat(x_nm: np.ndarray, y_nm: np.ndarray, sigma_x_nm: np.ndarray, sigma_y_nm: np.ndarray,
@@ -78,27 +76,38 @@ def splat(x_nm: np.ndarray, y_nm: np.ndarray, sigma_x_nm: np.ndarray, sigma_y_nm
         widest = np.fmax(np.nan_to_num(sx, nan=0.0, posinf=0.0),
                          np.nan_to_num(sy, nan=0.0, posinf=0.0))
     radius = np.minimum(np.ceil(TRUNCATE * widest / pixel_nm), MAX_RADIUS_PX).astype(np.int64)
-    out = np.zeros(shape[0] * shape[1])
-    for r in np.unique(radius):
+    col = np.floor(x / pixel_nm).astype(np.int64)
+    row = np.floor(y / pixel_nm).astype(np.int64)
+    # windows that reach the image; drawn on an image padded by the widest window, so
+    # that no index needs a bounds check, and cropped at the end
+    near = (col >= -radius) & (col < shape[1] + radius) & \
+        (row >= -radius) & (row < shape[0] + radius)
+    pad = int(radius[near].max(initial=0))
+    padded = (shape[0] + 4 * pad, shape[1] + 4 * pad)
+    out = np.zeros(padded[0] * padded[1])
+    for r in np.unique(radius[near]):
         r = int(r)
-        chosen = np.flatnonzero(radius == r)
+        chosen = np.flatnonzero(near & (radius == r))
         batch = max(1, _BATCH_VALUES // (2 * r + 1) ** 2)
         for first in range(0, chosen.size, batch):
             k = chosen[first:first + batch]
-            _add_window(out, x[k], y[k], sx[k], sy[k], w[k], r, shape, pixel_nm)
-    return out.reshape(shape)
+            _add_window(out, x[k], y[k], sx[k], sy[k], w[k], col[k], row[k], r,
+                        padded, 2 * pad, pixel_nm)
+    out = out.reshape(padded)
+    return out[2 * pad:2 * pad + shape[0], 2 * pad:2 * pad + shape[1]].copy()
 
 
-def _add_window(out: np.ndarray, x, y, sx, sy, w, radius: int, shape, pixel_nm: float) -> None:
-    cols, wx = _axis_weights(x, sx, np.floor(x / pixel_nm).astype(np.int64), radius, pixel_nm)
-    rows, wy = _axis_weights(y, sy, np.floor(y / pixel_nm).astype(np.int64), radius, pixel_nm)
+def _add_window(out: np.ndarray, x, y, sx, sy, w, col, row, radius: int,
+                padded: tuple[int, int], offset: int, pixel_nm: float) -> None:
+    wx = _axis_weights(x, sx, col, radius, pixel_nm)
+    wy = _axis_weights(y, sy, row, radius, pixel_nm)
     total = wx.sum(axis=1) * wy.sum(axis=1)
-    scale = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
-    mass = wy[:, :, None] * wx[:, None, :] * scale[:, None, None]
-    inside = ((rows >= 0) & (rows < shape[0]))[:, :, None] & \
-        ((cols >= 0) & (cols < shape[1]))[:, None, :]
-    flat = rows[:, :, None] * shape[1] + cols[:, None, :]
-    out += np.bincount(flat[inside], weights=mass[inside], minlength=out.size)
+    wy *= np.divide(w, total, out=np.zeros_like(w), where=total > 0)[:, None]
+    mass = np.einsum("ij,ik->ijk", wy, wx)
+    steps = np.arange(-radius, radius + 1)
+    window = (steps[:, None] * padded[1] + steps[None, :]).ravel()
+    flat = np.add.outer((row + offset) * padded[1] + (col + offset), window)
+    out += np.bincount(flat.ravel(), weights=mass.ravel(), minlength=out.size)
 
 
 __all__ = ["MAX_RADIUS_PX", "TRUNCATE", "splat"]
