@@ -69,4 +69,10 @@ def test_render_bad_inputs_exit_2_and_overwrite_nothing(scheduler, tmp_path):
                                "longer than the 3200 nm wide image")
     assert_fails_with_one_line(_render(scheduler, flat, "-o", fresh, "--blur", "precision",
                                        "--mode", "gaussian"), "--mode gaussian")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.csv", "img.png"]
+    nan = tmp_path / "nan.csv"
+    table = table_3d(n=300)
+    table.loc[9, "x_nm"] = np.nan
+    table.to_csv(nan, index=False)
+    assert_fails_with_one_line(_render(scheduler, nan, "-o", fresh), "nan.csv",
+                               "NaN or infinite x_nm")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.csv", "img.png", "nan.csv"]

@@ -75,3 +75,14 @@ def test_bad_inputs_exit_2_and_overwrite_nothing(scheduler, locs, tmp_path):
     missing = tmp_path / "missing.parquet"
     assert_fails_with_one_line(_resolution(scheduler, missing), "missing.parquet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["few.csv", "frc.png", "nan.csv"]
+
+
+def test_a_curve_that_never_crosses(scheduler, tmp_path):
+    # each emitter twice, 0.1 nm apart: both halves hold the same points, FRC ~1 to Nyquist
+    path = tmp_path / "sharp.csv"
+    write_table(line_table(sigma_nm=0.1, emitters=3000), path, meta=TableMeta())
+    result = _resolution(scheduler, path, "--pixel-size", "5", "--plot", tmp_path / "f.png",
+                         quiet=True)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("FRC resolution below 10 nm: the curve stays above 1/7")
+    assert (tmp_path / "f.png").stat().st_size > 1000
