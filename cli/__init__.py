@@ -11,6 +11,7 @@ from smlmscale.cli import cluster as _cluster  # noqa: F401  (registers the comm
 from smlmscale.cli import convert as _convert  # noqa: F401
 from smlmscale.cli import demo as _demo  # noqa: F401
 from smlmscale.cli import evaluate as _evaluate  # noqa: F401
+from smlmscale.cli import filter as _filter  # noqa: F401
 from smlmscale.cli import info as _info  # noqa: F401
 from smlmscale.cli import ingest as _ingest  # noqa: F401
 from smlmscale.cli import link as _link  # noqa: F401

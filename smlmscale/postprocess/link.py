@@ -144,7 +144,7 @@ def link_tracks(plan: LinkPlan, *, client, head_frames: int | None = None):
     bad = sum(b.not_finite for b in links)
     if bad:
         raise InputError(f"{bad} localizations have NaN or infinite x/y", path=plan.locs,
-                         hint="drop them first (smlmscale filter --where 'x_nm == x_nm')")
+                         hint="remove or fix those rows")
     rows = sum(b.rows for b in links)
     if rows == 0:
         raise InputError("the table has no localizations", path=plan.locs)
