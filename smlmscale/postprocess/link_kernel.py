@@ -159,11 +159,9 @@ class Linker:
         if len(ends) * len(x) <= 64:     # a handful: every pair
             loc, end = np.divmod(np.arange(len(ends) * len(x)), len(ends))
             return loc, end
-        lists = self._tree(np.c_[ends.x, ends.y]).query_ball_point(np.c_[x, y], reach)
-        counts = np.fromiter(map(len, lists), np.int64, len(lists))
-        loc = np.repeat(np.arange(len(x)), counts)
-        end = (np.concatenate([np.asarray(v, np.int64) for v in lists]) if counts.sum()
-               else np.empty(0, np.int64))
+        pairs = self._tree(np.c_[x, y]).sparse_distance_matrix(
+            self._tree(np.c_[ends.x, ends.y]), reach, output_type="ndarray")
+        loc, end = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
         return loc, end
 
 

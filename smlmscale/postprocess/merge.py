@@ -95,7 +95,7 @@ def track_sums(part: pd.DataFrame, track: np.ndarray, *, weights: str) -> pd.Dat
     Parameters
     ----------
     part : pandas.DataFrame
-        Rows sorted by frame.
+        Rows sorted by frame (a track's first row is its first frame).
     track : numpy.ndarray
         Global track of every row.
     weights : {"auto", "photons", "equal"}
@@ -106,23 +106,32 @@ def track_sums(part: pd.DataFrame, track: np.ndarray, *, weights: str) -> pd.Dat
         A weight (uncertainty or photon count) that is not positive and finite.
     """
     plan = axis_weights(part.columns, weights)
-    data = {"track_id": np.asarray(track, np.int64), "frame": part["frame"].to_numpy(),
-            "last_frame": part["frame"].to_numpy(), "n_frames": np.ones(len(part), np.int64)}
+    track = np.asarray(track, np.int64)
+    frame = part["frame"].to_numpy(np.int64)
+    ids, first, group = np.unique(track, return_index=True, return_inverse=True)
+    last = len(track) - 1 - np.unique(track[::-1], return_index=True)[1]
+    group = group.ravel()
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=values, minlength=len(ids))
+
+    data = {"n_frames": np.bincount(group, minlength=len(ids)).astype(np.int64)}
     w_of = {c: _weights_of(part, source) for c, source in plan.items()}
     for c, w in w_of.items():
-        data[f"w:{c}"] = w
-        data[f"wv:{c}"] = w * part[c].to_numpy(np.float64)
+        data[f"w:{c}"] = total(w)
+        data[f"wv:{c}"] = total(w * part[c].to_numpy(np.float64))
     for u in _uncertainty_columns(part.columns):
         w = w_of[_coordinate_of(u, plan)]
         values = part[u].to_numpy(np.float64)
-        data[f"w:{u}"] = w
-        data[f"w2u2:{u}"] = w * w * values * values
+        data[f"w:{u}"] = total(w)
+        data[f"w2u2:{u}"] = total(w * w * values * values)
     floats, firsts = _other_columns(part)
     for c in floats:
-        data[f"sum:{c}"] = part[c].to_numpy(np.float64)
+        data[f"sum:{c}"] = total(part[c].to_numpy(np.float64))
+    data["frame"], data["last_frame"] = frame[first], frame[last]
     for c in firsts:
-        data[f"first:{c}"] = part[c].to_numpy()
-    return add_sums(pd.DataFrame(data))
+        data[f"first:{c}"] = part[c].to_numpy()[first]
+    return pd.DataFrame(data, index=pd.Index(ids, name="track_id"))
 
 
 def _how(columns) -> dict[str, list[str]]:
