@@ -97,6 +97,16 @@ def open_for(ends: Ends, frame: int, max_dark: int) -> Ends:
     return ends.take(frame - ends.frame <= max_dark + 1)
 
 
+def _own_open_rows(track: np.ndarray, starts: np.ndarray, frames: np.ndarray, i: int,
+                   max_dark: int) -> np.ndarray:
+    """Rows of the own run's open ends after its ``i``-th frame: in the frames since
+    ``frames[i] - max_dark``, the last row of each track up to that frame."""
+    first = int(np.searchsorted(frames, frames[i] - max_dark))
+    window = track[starts[first]:starts[i + 1]]
+    last = len(window) - 1 - np.unique(window[::-1], return_index=True)[1]
+    return starts[first] + last
+
+
 def fix_seam(links: BlockLinks, incoming: Ends, *, offset: int, radius_nm: float,
              max_dark: int) -> tuple[SeamFix, Ends, int] | None:
     """Replay a block's head from the true open ends of the blocks before it.
@@ -126,18 +136,17 @@ def fix_seam(links: BlockLinks, incoming: Ends, *, offset: int, radius_nm: float
     linker = Linker(radius_nm=radius_nm, max_dark=max_dark, ends=incoming, next_track=offset)
     key = block_keys(links.block, len(links.head_frame))
     head_track = np.full(len(key), -1, np.int64)
-    local_end: dict[int, tuple[int, int]] = {}      # own track -> (key, frame) of its end
     frames, starts = frame_groups(links.head_frame)
-    for f, a, b in zip(frames.tolist(), starts[:-1].tolist(), starts[1:].tolist()):
+    for i, (f, a, b) in enumerate(zip(frames.tolist(), starts[:-1].tolist(),
+                                      starts[1:].tolist())):
         head_track[a:b] = linker.step(f, key[a:b], links.head_x[a:b], links.head_y[a:b])
-        for row in range(a, b):
-            local_end[int(links.head_track[row])] = (int(key[row]), f)
         open_true = linker.ends.open_after(f, max_dark)
-        open_own = {t: k for t, (k, fr) in local_end.items() if fr >= f - max_dark}
-        if set(open_true.key.tolist()) == set(open_own.values()):
+        own_rows = _own_open_rows(links.head_track, starts, frames, i, max_dark)
+        if np.array_equal(np.sort(open_true.key), np.sort(key[own_rows])):
             true_track = dict(zip(open_true.key.tolist(), open_true.track.tolist()))
-            mapped_local = np.array(sorted(open_own), np.int64)
-            mapped_global = np.array([true_track[open_own[t]] for t in mapped_local.tolist()],
+            order = np.argsort(links.head_track[own_rows], kind="stable")
+            mapped_local = links.head_track[own_rows][order]
+            mapped_global = np.array([true_track[k] for k in key[own_rows][order].tolist()],
                                      np.int64)
             fix = SeamFix(offset, head_track[:b], int(links.head_track[:b].max()) + 1,
                           mapped_local, mapped_global, linker.next_track - offset)

@@ -45,32 +45,42 @@ def link_reference(table: pd.DataFrame, *, radius_nm: float, max_dark: int) -> n
     return track
 
 
-def merged_reference(table: pd.DataFrame, track: np.ndarray) -> pd.DataFrame:
-    """One row per track, track by track: inverse-variance weighted x/y from
-    ``uncertainty_x_nm``/``uncertainty_y_nm`` (else ``uncertainty_nm``, else the mean),
-    photons summed, other floats averaged, integers first."""
+def merged_reference(table: pd.DataFrame, track: np.ndarray, *,
+                     weights: str = "auto") -> pd.DataFrame:
+    """One row per track, track by track: x/y weighted by inverse variance from
+    ``uncertainty_x_nm``/``uncertainty_y_nm`` (else ``uncertainty_nm``, else equally), z by
+    ``uncertainty_z_nm`` (else as x); or all by photons, or equally; the error of each
+    weighted mean; photons summed, other floats averaged, integers first."""
     rows = []
     for t in np.unique(track):
         g = table[track == t]
-        if "uncertainty_x_nm" in g:
+        one = pd.Series(1.0, index=g.index)
+        if weights == "photons":
+            wx = wy = wz = g.photons
+        elif weights == "equal":
+            wx = wy = wz = one
+        elif "uncertainty_x_nm" in g:
             wx, wy = 1 / g.uncertainty_x_nm ** 2, 1 / g.uncertainty_y_nm ** 2
         elif "uncertainty_nm" in g:
             wx = wy = 1 / g.uncertainty_nm ** 2
         else:
-            wx = wy = pd.Series(1.0, index=g.index)
+            wx = wy = one
+        if weights == "auto":
+            wz = 1 / g.uncertainty_z_nm ** 2 if "uncertainty_z_nm" in g else wx
         row = {"frame": g.frame.min(), "x_nm": (wx * g.x_nm).sum() / wx.sum(),
                "y_nm": (wy * g.y_nm).sum() / wy.sum()}
+        if "z_nm" in g:
+            row["z_nm"] = (wz * g.z_nm).sum() / wz.sum()
+        error = {"uncertainty_x_nm": wx, "uncertainty_y_nm": wy, "uncertainty_nm": wx,
+                 "uncertainty_z_nm": wz}
         for c in g.columns:
             if c in row:
                 continue
             if c == "photons":
                 row[c] = g[c].sum()
-            elif c == "uncertainty_x_nm":
-                row[c] = 1 / np.sqrt(wx.sum())
-            elif c == "uncertainty_y_nm":
-                row[c] = 1 / np.sqrt(wy.sum())
-            elif c == "uncertainty_nm":
-                row[c] = (np.sqrt((wx ** 2 * g[c] ** 2).sum()) / wx.sum())
+            elif c in error:
+                w = error[c]
+                row[c] = np.sqrt((w ** 2 * g[c] ** 2).sum()) / w.sum()
             elif g[c].dtype.kind in "iu":
                 row[c] = g[c].iloc[0]
             else:

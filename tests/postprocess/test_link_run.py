@@ -71,10 +71,8 @@ def test_single_uncertainty_and_equal_weights(tmp_path, client):
         run_link(plan, client=client)
         out, _ = read_table(tmp_path / f"{weights}.parquet")
         ref = link_reference(table, radius_nm=50.0, max_dark=1)
-        source = table if weights == "auto" else table.assign(uncertainty_nm=1.0)
-        expected = merged_reference(source, ref)
-        cols = ["x_nm", "y_nm", "photons", "confidence", "roi", "n_frames"]
-        pd.testing.assert_frame_equal(out[cols], expected[cols], check_dtype=False)
+        expected = merged_reference(table, ref, weights=weights)
+        pd.testing.assert_frame_equal(out[expected.columns], expected, check_dtype=False)
     equal, _ = read_table(tmp_path / "equal.parquet")
     n = equal["n_frames"].to_numpy()
     # the standard error of a plain mean: sqrt(sum u^2) / n
