@@ -118,3 +118,18 @@ def test_bad_inputs(tmp_path, client):
     with pytest.raises(InputError, match="--radius"):
         LinkSettings(radius_nm=-1.0)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_unsorted_text_table_in_many_blocks(tmp_path, client):
+    table = blinking_table(seed=12, frames=120, emitters=150)
+    shuffled = table.sample(frac=1.0, random_state=0)
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    plan = prepare_link(tmp_path / "shuffled.csv", tmp_path / "o.parquet", keep_all=True,
+                        blocksize=20_000)
+    assert plan.table.npartitions > 2
+    run_link(plan, client=client)
+    out, _ = read_table(tmp_path / "o.parquet")
+    ordered = shuffled.sort_values("frame", kind="stable", ignore_index=True)
+    np.testing.assert_array_equal(out["track_id"],
+                                  link_reference(ordered, radius_nm=50.0, max_dark=1))
+    np.testing.assert_allclose(out["x_nm"], ordered["x_nm"])
