@@ -93,7 +93,8 @@ def prepare_filter(locs: str | os.PathLike, output: str | os.PathLike | None = N
     Raises
     ------
     InputError
-        No output and no plot, an output without a condition or the reverse, a bad
+        No output and no plot, an output without a condition or the reverse, columns
+        without a plot, a bad
         condition, unknown histogram columns, an existing output, an unreadable or empty
         table.
     """
@@ -106,6 +107,8 @@ def prepare_filter(locs: str | os.PathLike, output: str | os.PathLike | None = N
                          hint="give both, or only --plot PNG to see the histograms")
     if output is None and plot is None:
         raise InputError("nothing to write", hint="give -o OUT with --where, or --plot PNG")
+    if columns and plot is None:
+        raise InputError("--hist names the columns of --plot", hint="add --plot PNG")
     plot = Path(plot) if plot is not None else None
     if plot is not None and plot.suffix.lower() != ".png":
         raise InputError("the histogram plot must be .png", path=plot)

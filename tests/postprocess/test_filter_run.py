@@ -83,7 +83,9 @@ def test_bad_inputs(table, locs, tmp_path, client):
                              ({"output": out, "where": "photons +"}, "not a valid"),
                              ({"output": out, "where": "photons * 2"}, "not a condition"),
                              ({"plot": tmp_path / "h.jpg"}, ".png"),
-                             ({"plot": tmp_path / "h.png", "columns": ["nope"]}, "--hist")]:
+                             ({"plot": tmp_path / "h.png", "columns": ["nope"]}, "--hist"),
+                             ({"output": out, "where": WHERE, "columns": ["photons"]},
+                              "--hist names the columns of --plot")]:
         with pytest.raises(InputError, match=fragment):
             prepare_filter(locs, **kwargs)
     plan = prepare_filter(locs, out, where="photons < 0", plot=tmp_path / "h.png")
