@@ -45,3 +45,11 @@ def test_weight_columns():
     assert axis_weights(["x_nm", "y_nm"], "auto") == {"x_nm": None, "y_nm": None}
     assert axis_weights(["x_nm", "y_nm", "photons"], "photons") == {"x_nm": "photons",
                                                                      "y_nm": "photons"}
+
+
+def test_doctests():
+    import doctest
+
+    from smlmscale.postprocess import merge
+
+    assert doctest.testmod(merge).failed == 0
