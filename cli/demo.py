@@ -6,7 +6,9 @@ simulate a blinking-emitter movie with its truth, also as an OME-TIFF series; in
 series and check it equals the simulation; preprocess; cut Deep-STORM patches; train a
 small deepstorm model; predict the first frames, score them against the truth and render
 them; train a locnet model on simulated data made on the fly, predict and score the same
-frames, and print both models side by side (:mod:`smlmscale.cli.demo_locnet`); convert
+frames, and print both models side by side (:mod:`smlmscale.cli.demo_locnet`); predict
+the whole movie with the locnet model, undrift, link and measure its FRC resolution
+(:mod:`smlmscale.cli.demo_post`); convert
 the truth to ThunderSTORM CSV and Picasso HDF5; score a jittered copy of the truth (a known
 reference for the metrics). Then a 3D leg, an astigmatic pupil PSF to a deepstorm3d
 model's 3D localizations (:mod:`smlmscale.cli.demo_3d`), and a serial-section stack to 3D
@@ -70,7 +72,7 @@ def demo_command(
              f"{figures['truth_rows']} ground-truth localizations; jittered copy scored "
              f"Jaccard {evaluation['jaccard']:.3f}; deepstorm model in {figures['model']} "
              f"(training curve {figures['curve']}); " + _predicted(figures)
-             + _locnet(figures) + _volume(figures)
+             + _locnet(figures) + _post(figures) + _volume(figures)
              + _sections(figures) + f"files in {output}")
 
 
@@ -193,6 +195,14 @@ def _movie(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunner
                "predict command, cluster start and model loading included)")
         for line in comparison_lines({"deepstorm": predicted, "locnet": locnet}):
             report(line)
+    post = None
+    if s.post is not None and locnet is not None:
+        from smlmscale.cli.demo_post import run_post_demo
+
+        report("# after localization: the locnet model on the whole movie, undrifted, "
+               "linked, its FRC resolution")
+        post = run_post_demo(files.store.parent, store=files.store, model=files.locnet_model,
+                             run=run, settings=s.post, report=report)
 
     run(commands["convert_csv"]).check()
     run(commands["convert_hdf5"]).check()
@@ -213,7 +223,7 @@ def _movie(files: MovieFiles, commands: dict[str, list[str]], *, run: StepRunner
             "preprocessed": str(files.preprocessed), "patches": str(files.patches),
             "n_patches": len(patches), "model": trained.path, "curve": trained.curve,
             "train_best": trained.best, "train_first": trained.first,
-            "predicted_evaluation": predicted, "locnet_evaluation": locnet,
+            "predicted_evaluation": predicted, "locnet_evaluation": locnet, "post": post,
             "render": str(files.image) if predicted is not None else None,
             "compression_ratio": summary["compression_ratio"], "evaluation": evaluation,
             "predicted": str(files.jittered), "truth": str(files.truth)}
@@ -275,6 +285,16 @@ def _predicted(figures: dict) -> str:
     return (f"its predictions scored Jaccard {predicted['jaccard']:.3f}, RMSE "
             f"{predicted['rmse_lateral_nm']:.1f} nm, efficiency "
             f"{predicted['efficiency_lateral']:.1f} % (image {figures['render']}); ")
+
+
+def _post(figures: dict) -> str:
+    post = figures.get("post")
+    if not post:
+        return ""
+    frc = post["frc_resolution_nm"]
+    return (f"its whole-movie table undrifted (drift found up to {post['max_drift_nm']:.1f} "
+            f"nm), linked {post['rows']} -> {post['linked_rows']} localizations"
+            + (f", FRC resolution {frc:.1f} nm; " if frc is not None else "; "))
 
 
 def _locnet(figures: dict) -> str:

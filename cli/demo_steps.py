@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smlmscale.cli.demo_3d import Demo3dSettings
+from smlmscale.cli.demo_post import PostDemoSettings
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ class DemoSettings:
         The section-stack half (:mod:`smlmscale.cli.demo_sections`); None leaves it out.
     volume : Demo3dSettings or None
         The 3D leg (:mod:`smlmscale.cli.demo_3d`); None leaves it out.
+    post : PostDemoSettings or None
+        Undrift, link and FRC of the locnet model's table of the whole movie
+        (:mod:`smlmscale.cli.demo_post`); None, or no locnet model, leaves it out.
     """
 
     frames: int = 600
@@ -159,6 +163,7 @@ class DemoSettings:
     locnet: LocnetDemoSettings | None = LocnetDemoSettings()
     sections: SectionDemoSettings | None = SectionDemoSettings()
     volume: Demo3dSettings | None = Demo3dSettings()
+    post: PostDemoSettings | None = PostDemoSettings()
 
     @property
     def predicted_frames(self) -> int:

@@ -57,6 +57,8 @@ def test_run_demo_checks_its_outputs(client, tmp_path):
     # 5 % dropped, 3 % spurious, 20 nm jitter per axis: a known score
     assert 0.85 < scores["jaccard"] < 0.97
     assert scores["rmse_lateral_nm"] == pytest.approx(20 * np.sqrt(2), rel=0.25)
+    post = figures["post"]  # None when the barely trained locnet model found nothing
+    assert post is None or 0 < post["linked_rows"] <= post["rows"]
     volume = figures["volume"]
     assert volume is None or (volume["fixed_z_rmse_nm"] > 0 and 0 <= volume["jaccard"] <= 1)
     assert (tmp_path / "demo" / "model3d" / "model.keras").is_file()
@@ -101,6 +103,9 @@ def test_demo_command(dask_cluster, tmp_path):
     assert "$ smlmscale cluster" in result.stdout and "simulated clusters" in result.stdout
     assert "3D clusters found" in result.stderr
     assert "$ smlmscale train --simulate" in result.stdout and "RMSE/CRLB" in result.stdout
+    for step in ("undrift", "link", "resolution"):  # the post-processing leg
+        assert f"$ smlmscale {step} " in result.stdout, step
+    assert (out / "undrifted_drift.csv").is_file() and (out / "linked.parquet").is_file()
     assert "locnet model (trained on the fly)" in result.stderr or \
         "locnet" in result.stdout.splitlines()[-1] or "(no localizations)" in result.stdout
     again = CliRunner().invoke(app, ["demo", "-o", str(out)])

@@ -11,6 +11,7 @@ import typer
 
 from smlmscale.cli import app
 from smlmscale.cli.demo_3d import Files3d, commands as volume_commands
+from smlmscale.cli.demo_post import PostFiles, post_commands
 from smlmscale.cli.demo_runner import SCHEDULER_ENV, StepFailed, StepRunner, shared_scheduler
 from smlmscale.cli.demo_steps import (DemoSettings, MovieFiles, SectionFiles, locnet_commands,
                                       movie_commands, section_commands, shown)
@@ -20,7 +21,10 @@ def _all_commands(out: Path) -> list[list[str]]:
     return [*movie_commands(MovieFiles.under(out), DemoSettings()).values(),
             *locnet_commands(MovieFiles.under(out), DemoSettings()).values(),
             *section_commands(SectionFiles.under(out), DemoSettings().sections).values(),
-            *volume_commands(Files3d.under(out), DemoSettings().volume).values()]
+            *volume_commands(Files3d.under(out), DemoSettings().volume).values(),
+            *post_commands(PostFiles.under(out), store=out / "movie.zarr",
+                           model=out / "model_loc", s=DemoSettings().post,
+                           frames=DemoSettings().frames).values()]
 
 
 def test_every_demo_command_line_parses(tmp_path):
