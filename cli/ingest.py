@@ -1,4 +1,5 @@
-"""``smlmscale ingest``: TIFF files, folders or globs -> OME-Zarr."""
+"""``smlmscale ingest``: movie files (TIFF, ND2, CZI, Picasso .raw, .dax), folders or globs
+-> OME-Zarr."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ S = IngestSettings
 def ingest_command(
     ctx: typer.Context,
     inputs: Annotated[List[str], typer.Argument(
-        help="TIFF/OME-TIFF/BigTIFF files, folders of frames, or glob patterns; "
-             "concatenated in natural order.", show_default=False)],
+        help="TIFF/OME-TIFF/BigTIFF, ND2, CZI, Picasso .raw (+ .yaml) or .dax (+ .inf) "
+             "files, folders of them, or glob patterns; concatenated in natural order.",
+        show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="OME-Zarr directory to write.",
                                          show_default=False)],
     pixel_size_nm: Annotated[Optional[float], settings_option(S, "pixel_size_nm")] = None,
+    channel: Annotated[Optional[int], settings_option(S, "channel")] = None,
+    position: Annotated[Optional[int], settings_option(S, "position")] = None,
     chunk_frames: Annotated[Optional[int], settings_option(S, "chunk_frames")] = None,
     tile_px: Annotated[Optional[int], settings_option(S, "tile_px")] = None,
     shard_frames: Annotated[Optional[int], settings_option(S, "shard_frames")] = None,
@@ -33,7 +37,11 @@ def ingest_command(
     resume: Annotated[bool, settings_option(S, "resume")] = False,
     overwrite: Annotated[bool, settings_option(S, "overwrite")] = False,
 ) -> None:
-    """Convert TIFF stacks to a chunked OME-Zarr movie, in parallel on the Dask cluster."""
+    """Convert movies (TIFF stacks, ND2, CZI, Picasso .raw, .dax) to a chunked OME-Zarr
+    movie, in parallel on the Dask cluster.
+
+    Example: smlmscale ingest run1.nd2 -o run1.zarr --channel 1
+    """
     settings = IngestSettings.from_mapping(given_settings(ctx, IngestSettings))
     plan = prepare_ingest(inputs, output, settings=settings, command=command_line())
     with dask_cluster(ctx) as client, progress_bar(global_options(ctx), "ingest") as update:

@@ -1,7 +1,11 @@
-"""Ingest orchestration: TIFF files -> OME-Zarr, across a Dask cluster, resumable.
+"""Ingest orchestration: movie files -> OME-Zarr, across a Dask cluster, resumable.
+
+The files are TIFF (OME, ImageJ, BigTIFF), ND2, CZI, Picasso ``.raw`` or ``.dax``
+(:mod:`smlmscale.io.movie_files`), each described once and read per task.
+
 
 :func:`prepare_ingest` expands the inputs and checks the output (cheap, no
-cluster); :func:`run_ingest` reads the TIFF headers on the cluster, then builds the
+cluster); :func:`run_ingest` reads the files' headers on the cluster, then builds the
 output through :func:`~smlmscale.io.outputs.staged_output`: in a sibling
 ``OUT.partial``, renamed to ``OUT`` only when every region is written, so ``OUT``
 never exists half-written. The run's record (the inputs and the output layout) is
@@ -47,7 +51,7 @@ class IngestPlan:
     Attributes
     ----------
     paths : tuple of str
-        The TIFF files, expanded and in natural order.
+        The movie files, expanded and in natural order.
     output : str
         The OME-Zarr directory to create (absolute).
     settings : IngestSettings
@@ -108,7 +112,7 @@ def prepare_ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLik
     Parameters
     ----------
     inputs : sequence of str or os.PathLike
-        Files, folders of TIFFs or glob patterns, concatenated in natural order.
+        Files, folders of movie files or glob patterns, concatenated in natural order.
     output : str or os.PathLike
         The OME-Zarr directory to create.
     settings : IngestSettings
@@ -135,7 +139,7 @@ def prepare_ingest(inputs: Sequence[str | os.PathLike], output: str | os.PathLik
 
 def run_ingest(plan: IngestPlan, *, client,
                progress: ProgressCallback | None = None) -> IngestResult:
-    """Ingest the plan's TIFF files into one OME-Zarr movie ``(t, y, x)``.
+    """Ingest the plan's movie files into one OME-Zarr movie ``(t, y, x)``.
 
     Parameters
     ----------
@@ -153,15 +157,15 @@ def run_ingest(plan: IngestPlan, *, client,
     Raises
     ------
     InputError
-        Unreadable TIFF files, files that do not fit together, a layout that cannot be
+        Unreadable movie files, files that do not fit together, a layout that cannot be
         built; resuming an ingest that had other inputs or options.
     """
     started = time.perf_counter()
     settings = plan.settings
-    infos = _inspect(client, plan.paths)
+    infos = _inspect(client, plan.paths, settings)
     if len(infos) == 1 and infos[0].ome_files:
         extra = [p for p in ome_companions(infos[0]) if p != infos[0].path]
-        infos = infos + _inspect(client, extra)
+        infos = infos + _inspect(client, extra, settings)
     source = combine_sources(infos, pixel_size_nm=settings.pixel_size_nm)
     layout = choose_layout((source.n_frames, *source.frame_shape), source.dtype,
                            chunk_frames=settings.chunk_frames, tile_px=settings.tile_px,
@@ -214,11 +218,12 @@ def ingest_tiffs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike,
                       client=client, progress=progress)
 
 
-def _inspect(client, paths: Sequence[str]):
+def _inspect(client, paths: Sequence[str], settings: IngestSettings):
     if not paths:
         return []
     batches = [list(paths[i:i + INSPECT_BATCH]) for i in range(0, len(paths), INSPECT_BATCH)]
-    futures = client.map(inspect_files, batches, pure=False)
+    futures = client.map(inspect_files, batches, channel=settings.channel,
+                         position=settings.position, pure=False)
     try:
         return [info for batch in client.gather(futures) for info in batch]
     finally:
@@ -237,7 +242,8 @@ def _run_record(source: FrameSource, layout: Layout, settings: IngestSettings) -
     return {"sources": _sources_digest(source), "shape": list(layout.shape),
             "chunks": list(layout.chunks), "shards": list(layout.shards or []),
             "dtype": source.dtype, "compressor": settings.compressor,
-            "zarr_format": settings.zarr_format, "pixel_size_nm": source.pixel_size_nm}
+            "zarr_format": settings.zarr_format, "pixel_size_nm": source.pixel_size_nm,
+            "plane": [list(p) for p in source.files[0].plane]}
 
 
 def _refuse_other_ingest(stored: dict, record: dict, *, path: str) -> None:
@@ -290,7 +296,9 @@ def _provenance(source: FrameSource, command: str | None) -> dict:
     else:
         sources = files
     return {"kind": "movie", "version": __version__, "command": command, "created": utc_now(),
-            "sources": sources, "source_dtype": source.dtype}
+            "sources": sources, "source_dtype": source.dtype,
+            "source_format": source.files[0].kind,
+            **({"source_plane": dict(source.files[0].plane)} if source.files[0].plane else {})}
 
 
 __all__ = ["IngestPlan", "IngestResult", "IngestSettings", "check_output", "ingest_tiffs",

@@ -17,7 +17,10 @@ class IngestSettings(Settings):
     Attributes
     ----------
     pixel_size_nm : float, optional
-        Overrides the pixel size found in OME/ImageJ metadata (nm).
+        Overrides the pixel size found in the metadata (nm).
+    channel, position : int, optional
+        ND2/CZI files of several channels or positions (scenes): the one ingested
+        (0-based).
     chunk_frames, tile_px, shard_frames : int, optional
         Layout (see :func:`smlmscale.ingest.layout.choose_layout`).
     compressor : {"zstd", "lz4", "none"}
@@ -30,8 +33,13 @@ class IngestSettings(Settings):
     """
 
     pixel_size_nm: float | None = setting(
-        None, min=0, min_open=True, unit="nm", help="Pixel size (overrides OME/ImageJ metadata)",
+        None, min=0, min_open=True, unit="nm", help="Pixel size (overrides the metadata)",
         default_text="from the metadata")
+    channel: int | None = setting(None, min=0, help="ND2/CZI: the channel ingested (0-based)",
+                                  default_text="the only one")
+    position: int | None = setting(None, min=0,
+                                   help="ND2/CZI: the position (scene) ingested (0-based)",
+                                   default_text="the only one")
     chunk_frames: int | None = setting(
         None, min=1, help="Frames per chunk",
         default_text=f"about {TARGET_CHUNK_BYTES // 2**20} MiB per chunk")

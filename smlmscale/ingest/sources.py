@@ -19,14 +19,16 @@ from typing import Sequence
 import numpy as np
 
 from smlmscale.errors import InputError
+from smlmscale.io.movie_files import FORMATS_TEXT, MOVIE_SUFFIXES
 from smlmscale.io.tiff import TiffFileInfo, natural_key
 
-TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8")
 _GLOB_CHARS = set("*?[")
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
-    """Expand files, folders and glob patterns into absolute TIFF paths, naturally sorted.
+    """Expand files, folders and glob patterns into absolute movie paths, naturally sorted.
+
+    A folder contributes its files of the suffixes ingest reads (``MOVIE_SUFFIXES``).
 
     Raises
     ------
@@ -35,16 +37,17 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
         nothing, or a folder without TIFF files.
     """
     if not inputs:
-        raise InputError("no input files given", hint="name TIFF files, folders or patterns")
+        raise InputError("no input files given", hint="name movie files, folders or patterns")
     paths: list[str] = []
     for item in inputs:
         text = os.fspath(item)
         if os.path.isdir(text):
             found = [str(p) for p in Path(text).iterdir()
-                     if p.is_file() and p.suffix.lower() in TIFF_SUFFIXES
+                     if p.is_file() and p.suffix.lower() in MOVIE_SUFFIXES
                      and not p.name.startswith(".")]
             if not found:
-                raise InputError("folder holds no TIFF files (*.tif, *.tiff)", path=text)
+                raise InputError("folder holds no TIFF files (*.tif, *.tiff) nor other movie "
+                                 "files", path=text, hint=f"ingest reads {FORMATS_TEXT}")
             paths.extend(found)
         elif os.path.isfile(text):
             paths.append(text)
@@ -142,7 +145,7 @@ def combine_sources(infos: Sequence[TiffFileInfo], *,
                              path=info.path, hint="ingest files of one acquisition together")
     n_frames = sum(info.n_frames for info in infos)
     if n_frames == 0:
-        raise InputError("the TIFF files hold no frames", path=first.path)
+        raise InputError("the files hold no frames", path=first.path)
     if pixel_size_nm is not None and not (np.isfinite(pixel_size_nm) and pixel_size_nm > 0):
         raise InputError(f"pixel size must be a positive number of nm, got {pixel_size_nm}")
     return FrameSource(files=tuple(infos), n_frames=n_frames, frame_shape=first.frame_shape,

@@ -13,12 +13,15 @@ import numpy as np
 
 from smlmscale.ingest.layout import Region
 from smlmscale.io.ome_zarr import ARRAY_PATH
-from smlmscale.io.tiff import TiffFileInfo, inspect_tiff, read_frames
+from smlmscale.io.movie_files import inspect_movie
+from smlmscale.io.tiff import TiffFileInfo, read_frames
 
 
-def inspect_files(paths: Sequence[str]) -> list[TiffFileInfo]:
-    """Inspect a batch of TIFF files (one task per batch keeps folders of frames cheap)."""
-    return [inspect_tiff(path) for path in paths]
+def inspect_files(paths: Sequence[str], channel: int | None = None,
+                  position: int | None = None) -> list[TiffFileInfo]:
+    """Inspect a batch of movie files (one task per batch keeps folders of frames cheap);
+    ``channel``/``position`` choose the plane of ND2/CZI files."""
+    return [inspect_movie(path, channel=channel, position=position) for path in paths]
 
 
 def checksum(data: np.ndarray) -> int:

@@ -39,6 +39,12 @@ _UNIT_NM = {
 }
 
 
+#: ``TiffFileInfo.kind`` of raw movies (frames back to back) -> their format's name.
+RAW_KINDS = {"picasso-raw": "Picasso .raw movie", "dax": ".dax movie"}
+#: ``TiffFileInfo.kind`` of files read through their vendor's library.
+VENDOR_KINDS = ("nd2", "czi")
+
+
 @dataclass(frozen=True)
 class TiffFileInfo:
     """Where the frames of one TIFF file are, and what they hold.
@@ -68,6 +74,13 @@ class TiffFileInfo:
     ome_files : tuple of str
         File names an OME-XML header says hold further planes of the same
         series (MicroManager-style split datasets), in order; empty otherwise.
+    plane : tuple of (str, int)
+        Vendor files (``kind`` ``"nd2"``/``"czi"``): the indices fixing the axes other
+        than time and y, x (e.g. ``(("C", 1), ("P", 0))``); empty otherwise.
+
+    Raw movies (Picasso ``.raw``, Zhuang-lab ``.dax``; :mod:`smlmscale.io.raw_movies`) are
+    described by this record too, with ``data_offsets``; ND2 and CZI files
+    (:mod:`smlmscale.io.vendor_movies`) with neither offset array, read by their library.
     """
 
     path: str
@@ -82,6 +95,7 @@ class TiffFileInfo:
     pixel_size_nm: float | None = None
     kind: str = "generic"
     ome_files: tuple[str, ...] = ()
+    plane: tuple[tuple[str, int], ...] = ()
 
     @property
     def frame_bytes(self) -> int:
@@ -264,6 +278,10 @@ def read_frames(info: TiffFileInfo, start: int, stop: int,
     ys, xs = yx or (slice(None), slice(None))
     y0, y1, _ = ys.indices(info.frame_shape[0])
     x0, x1, _ = xs.indices(info.frame_shape[1])
+    if info.kind in VENDOR_KINDS:
+        from smlmscale.io.vendor_movies import read_vendor_frames
+
+        return read_vendor_frames(info, start, stop, y0, y1, x0, x1)
     if info.data_offsets is not None:
         return _read_raw(info, start, stop, y0, y1, x0, x1)
     return _read_pages(info, start, stop, y0, y1, x0, x1)
@@ -281,7 +299,8 @@ def _read_raw(info: TiffFileInfo, start: int, stop: int,
             fh.seek(int(offset) + y0 * row_bytes)
             got = fh.readinto(view)
             if got != view.nbytes:
-                raise InputError(f"truncated TIFF: frame {start + k} is incomplete",
+                what = "TIFF" if info.kind not in RAW_KINDS else RAW_KINDS[info.kind]
+                raise InputError(f"truncated {what}: frame {start + k} is incomplete",
                                  path=info.path, hint="re-export or re-copy the file")
     out = buf[:, :, x0:x1] if (x0, x1) != (0, width) else buf
     if not stored.isnative:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from smlmscale.cli import app
 from tests.cli.helpers import assert_fails_with_one_line
 from smlmscale.io.ome_zarr import open_image_store
+from tests.rawdata import write_dax, write_picasso_raw
 from tests.tiffdata import write_tiff
 
 runner = CliRunner()
@@ -46,6 +47,9 @@ def _bad_files(tmp_path, movie):
     write_tiff(tmp_path / "float.tif", movie.astype(np.float32))
     (tmp_path / "empty").mkdir()
     (tmp_path / "locs.csv").write_text("frame,x,y\n1,2,3\n")
+    write_picasso_raw(tmp_path / "lone.raw", movie).with_suffix(".yaml").unlink()
+    write_picasso_raw(tmp_path / "short.raw", movie, Frames=80)
+    write_dax(tmp_path / "lone.dax", movie).with_suffix(".inf").unlink()
 
 
 @pytest.mark.parametrize("inputs, options, fragments", [
@@ -55,6 +59,10 @@ def _bad_files(tmp_path, movie):
     (["a.tif", "narrow.tif"], [], ["narrow.tif", "frame shape 37x40 differs"]),
     (["a.tif", "float.tif"], [], ["float.tif", "pixel type float32 differs"]),
     (["empty"], [], ["empty", "no TIFF files"]),
+    (["lone.raw"], [], ["lone.raw", "without its .yaml"]),
+    (["short.raw"], [], ["short.raw", "describes 80 frames", "truncated"]),
+    (["lone.dax"], [], ["lone.dax", "without its .inf"]),
+    (["a.tif"], ["--channel", "1"], ["a.tif", "ND2 and CZI files only"]),
     (["missing.tif"], [], ["missing.tif", "no such file"]),
     (["a.tif"], ["--compressor", "gzip"], ["unknown compressor"]),
     (["a.tif"], ["--shards", "64", "--zarr-format", "2"], ["sharding needs Zarr format 3"]),
