@@ -32,12 +32,16 @@ class PostDemoSettings:
         Frames an emitter may be missed and still be linked.
     frc_pixel_nm : float
         Render pixel of the FRC halves, nm.
+    frc_block_frames : int
+        The FRC's frame split alternates blocks of this many frames (at most a tenth of
+        the movie).
     """
 
     segment_frames: int = 100
     link_radius_nm: float = 50.0
     max_dark: int = 1
     frc_pixel_nm: float = 10.0
+    frc_block_frames: int = 50
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ def post_commands(files: PostFiles, *, store: Path, model: Path, s: PostDemoSett
     from smlmscale.cli.demo_steps import shown
 
     segment = max(1, min(s.segment_frames, frames // 3))
+    block = max(1, min(s.frc_block_frames, frames // 10))
     f = {name: shown(path) for name, path in vars(files).items()}
     return {
         "predict": ["predict", shown(store), "--model", shown(model), "-o", f["locs"]],
@@ -73,7 +78,8 @@ def post_commands(files: PostFiles, *, store: Path, model: Path, s: PostDemoSett
         "link": ["link", f["undrifted"], "-o", f["linked"], "--radius",
                  f"{s.link_radius_nm:g}", "--max-dark", str(s.max_dark)],
         "resolution": ["resolution", f["linked"], "--frc", "--pixel-size",
-                       f"{s.frc_pixel_nm:g}", "--split", "frames", "--curve-out",
+                       f"{s.frc_pixel_nm:g}", "--split", "frames", "--block-frames",
+                       str(block), "--curve-out",
                        f["frc_curve"], "--plot", f["frc_plot"]],
     }
 
