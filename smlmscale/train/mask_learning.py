@@ -146,7 +146,9 @@ def learner(cnn: Any, learning: MaskLearning, target_shape: tuple[int, ...], *,
 
 
 def learning_stream(stream: Any) -> Any:
-    """A ``(inputs, targets)`` stream as the learner reads it: ``(targets, targets)``."""
+    """A ``(inputs, targets)`` stream as the learner reads it: ``(targets, targets)``, the
+    scaled targets in both places (the stream is read with ``targets_only``, so the patch
+    set's images are never read)."""
     return None if stream is None else stream.map(lambda inputs, targets: (targets, targets))
 
 

@@ -214,10 +214,12 @@ def _streams(plan: TrainPlan, *, augment: str, seed: int) -> tuple[Any, Any, int
                                  initial_epoch=plan.state.epochs_done)
         return train, validation_set(plan.simulation, batch_size=settings.batch_size), steps
     ps = plan.patchset
+    learning = plan.mask_learning is not None   # the inputs are imaged from the targets
     train = patch_stream(ps, "train", plan.stream, augment=augment, seed=seed,
-                         target_scale=settings.scale)
+                         target_scale=settings.scale, targets_only=learning)
     val = (patch_stream(ps, "validation", plan.stream, shuffle=False,
-                        target_scale=settings.scale) if plan.validation else None)
+                        target_scale=settings.scale, targets_only=learning)
+           if plan.validation else None)
     if plan.mask_learning is not None:
         from smlmscale.train.mask_learning import learning_stream
 

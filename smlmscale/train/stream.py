@@ -181,18 +181,21 @@ class ChunkReader:
     split : {"train", "validation"}
     """
 
-    def __init__(self, ps: PatchSet, split: str) -> None:
+    def __init__(self, ps: PatchSet, split: str, *, targets_only: bool = False) -> None:
         self.inputs, self.targets, self.flags = ps.inputs, ps.targets, ps.validation
         self.chunk = int(ps.inputs.chunks[0])
         self.want = split == "validation"
+        self.targets_only = targets_only
 
     def __call__(self, index: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(inputs, targets)`` of chunk ``index`` that belong to the split, float32."""
+        """``(inputs, targets)`` of chunk ``index`` that belong to the split, float32
+        (``targets_only``: ``(targets, targets)``, the inputs not read)."""
         start = int(index) * self.chunk
         stop = start + self.chunk
         keep = np.asarray(self.flags[start:stop], dtype=bool) == self.want
-        inputs = np.asarray(self.inputs[start:stop], dtype=np.float32)
         targets = np.asarray(self.targets[start:stop], dtype=np.float32)
+        inputs = (targets if self.targets_only
+                  else np.asarray(self.inputs[start:stop], dtype=np.float32))
         if not keep.all():
             inputs, targets = inputs[keep], targets[keep]
         _release_freed_memory()
@@ -200,7 +203,8 @@ class ChunkReader:
 
 
 def patch_stream(ps: PatchSet, split: str, plan: StreamPlan, *, shuffle: bool = True,
-                 augment: str = "none", seed: int = 0, target_scale: float = 1.0) -> Any:
+                 augment: str = "none", seed: int = 0, target_scale: float = 1.0,
+                 targets_only: bool = False) -> Any:
     """A batched ``tf.data.Dataset`` of ``(inputs, targets)`` of one split of a patch set.
 
     One pass over the dataset is one epoch; each pass shuffles the chunk order and the
@@ -221,6 +225,9 @@ def patch_stream(ps: PatchSet, split: str, plan: StreamPlan, *, shuffle: bool = 
         Seed of the shuffles and the augmentation.
     target_scale : float, optional
         Factor applied to the targets (Deep-STORM trains on heatmaps x 100).
+    targets_only : bool, optional
+        Stream the (unscaled) targets in place of the inputs, which are not read: mask
+        learning images its inputs from the targets (:mod:`smlmscale.train.mask_learning`).
 
     Returns
     -------
@@ -241,8 +248,9 @@ def patch_stream(ps: PatchSet, split: str, plan: StreamPlan, *, shuffle: bool = 
                          hint="make the patch set again with more patches"
                               + (" or a --validation fraction above 0"
                                  if split == "validation" else ""))
-    reader = ChunkReader(ps, split)
-    in_shape, out_shape = tuple(ps.inputs.shape[1:]), tuple(ps.targets.shape[1:])
+    reader = ChunkReader(ps, split, targets_only=targets_only)
+    out_shape = tuple(ps.targets.shape[1:])
+    in_shape = out_shape if targets_only else tuple(ps.inputs.shape[1:])
 
     def read(index: Any) -> tuple[Any, Any]:
         inputs, targets = tf.numpy_function(reader, [index], (tf.float32, tf.float32),

@@ -160,3 +160,21 @@ def test_stream_memory_stays_bounded_on_a_set_larger_than_its_budget(tmp_path):
     set_bytes = 6400 * pair_bytes(ps)
     assert growth < budget + (64 << 20), (growth / 2**20, set_bytes / 2**20)
     assert growth < 0.4 * set_bytes
+
+
+def test_targets_only_streams_targets_without_reading_the_inputs(ps):
+    class Unread:
+        shape, dtype, chunks = ps.inputs.shape, ps.inputs.dtype, ps.inputs.chunks
+
+        def __getitem__(self, key):
+            raise AssertionError("the inputs were read")
+
+    wrapped = PatchSet(path=ps.path, attrs=ps.attrs, inputs=Unread(), targets=ps.targets,
+                       validation=ps.validation)
+    x, y = ChunkReader(wrapped, "train", targets_only=True)(9)
+    np.testing.assert_array_equal(x, y)
+    plan = plan_stream(ps, batch_size=16, budget_bytes=4 << 20)
+    batches = list(patch_stream(wrapped, "train", plan, shuffle=False, target_scale=2.0,
+                                targets_only=True))
+    assert sum(len(bx) for bx, _ in batches) == 270
+    np.testing.assert_array_equal(2 * batches[0][0].numpy(), batches[0][1].numpy())
