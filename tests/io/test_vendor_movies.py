@@ -1,20 +1,20 @@
 """ND2 and CZI movies: described from their metadata, one plane read per frame range.
 
-CZI files are real, written by pylibCZIrw. No library writes ND2: those tests replace
-``nd2.ND2File`` by :class:`tests.io.vendor_files.FakeND2File` (the reader's seam), except
-the corrupt-file test, which goes through the real nd2 package.
+All files are real: CZI written by pylibCZIrw, ND2 built byte by byte (no library writes
+ND2; see :func:`tests.io.vendor_files.write_nd2`) and read by the nd2 package.
 """
 
 from __future__ import annotations
 
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from smlmscale.errors import InputError
 from smlmscale.io.vendor_movies import inspect_vendor, read_vendor_frames
-from tests.io.vendor_files import FakeND2File, write_czi, write_fake_nd2
+from tests.io.vendor_files import write_czi, write_nd2
 
 pytest.importorskip("nd2")
 pytest.importorskip("pylibCZIrw")
@@ -46,14 +46,27 @@ def _fails(path, *fragments, **choice):
 
 
 @pytest.fixture
-def fake_nd2(monkeypatch):
-    monkeypatch.setattr("nd2.ND2File", FakeND2File)
-    monkeypatch.setattr(FakeND2File, "opened", [])
-    monkeypatch.setattr(FakeND2File, "frames_read", [])
-    return FakeND2File
+def nd2_spy(monkeypatch):
+    """Record the paths ``nd2.ND2File`` opens and the sequence indices it reads."""
+    import nd2
+
+    spy = SimpleNamespace(opened=[], frames_read=[])
+    real_init, real_read = nd2.ND2File.__init__, nd2.ND2File.read_frame
+
+    def init(self, path, *args, **kwargs):
+        spy.opened.append(str(path))
+        real_init(self, path, *args, **kwargs)
+
+    def read_frame(self, index):
+        spy.frames_read.append(int(index))
+        return real_read(self, index)
+
+    monkeypatch.setattr(nd2.ND2File, "__init__", init)
+    monkeypatch.setattr(nd2.ND2File, "read_frame", read_frame)
+    return spy
 
 
-# --- CZI, real files ------------------------------------------------------------------
+# --- CZI ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["uint16", "uint8", "float32"])
 def test_czi_channels_scenes_windows(tmp_path, dtype):
@@ -126,12 +139,12 @@ def test_czi_inspection_reads_no_pixels_and_reading_opens_per_call(tmp_path, mon
     assert opened == [str(path), str(path)]
 
 
-# --- ND2, through the seam ------------------------------------------------------------
+# --- ND2 -----------------------------------------------------------------------------
 
-def test_nd2_positions_channels_windows(tmp_path, fake_nd2):
+def test_nd2_positions_channels_windows(tmp_path):
     data = _data((10, 3, 2, 13, 17))                         # T, P, C, y, x
-    path = write_fake_nd2(tmp_path / "m.ND2", data, "TPCYX", pixel_size_um=0.16,
-                          channel_names=["488", "640"])
+    path = write_nd2(tmp_path / "m.ND2", data, "TPCYX", pixel_size_um=0.16,
+                     channel_names=["488", "640"])
     for position in (0, 2):
         for channel in (0, 1):
             info = inspect_vendor(path, channel=channel, position=position)
@@ -142,57 +155,57 @@ def test_nd2_positions_channels_windows(tmp_path, fake_nd2):
             _check_windows(info, data[:, position, channel])
 
 
-def test_nd2_one_channel_and_position_order(tmp_path, fake_nd2):
+def test_nd2_one_channel_and_position_order(tmp_path, nd2_spy):
     data = _data((4, 10, 12, 11), "uint8")                   # P before T, one channel
-    path = write_fake_nd2(tmp_path / "m.nd2", data, "PTYX")
+    path = write_nd2(tmp_path / "m.nd2", data, "PTYX")
     info = inspect_vendor(path, position=3)
     assert info.plane == (("C", 0), ("P", 3)) and info.pixel_size_nm is None  # uncalibrated
     _check_windows(info, data[3])
-    fake_nd2.frames_read.clear()
+    nd2_spy.frames_read.clear()
     read_vendor_frames(info, 2, 5, 0, 12, 0, 11)
-    assert fake_nd2.frames_read == [3 * 10 + 2, 3 * 10 + 3, 3 * 10 + 4]   # only those
+    assert nd2_spy.frames_read == [3 * 10 + 2, 3 * 10 + 3, 3 * 10 + 4]   # only those
 
 
-def test_nd2_z_stack_frames_and_single_frame(tmp_path, fake_nd2):
+def test_nd2_z_stack_frames_and_single_frame(tmp_path):
     data = _data((9, 2, 12, 18), seed=2)
-    info = inspect_vendor(write_fake_nd2(tmp_path / "z.nd2", data, "ZCYX"), channel=1)
+    info = inspect_vendor(write_nd2(tmp_path / "z.nd2", data, "ZCYX"), channel=1)
     assert (info.n_frames, info.plane) == (9, (("C", 1), ("P", 0), ("T", 0)))
     _check_windows(info, data[:, 1])
     single = _data((1, 12, 18))
-    info = inspect_vendor(write_fake_nd2(tmp_path / "s.nd2", single, "TYX"))
+    info = inspect_vendor(write_nd2(tmp_path / "s.nd2", single, "TYX"))
     assert info.n_frames == 1
     np.testing.assert_array_equal(read_vendor_frames(info, 0, 1, 2, 7, 1, 9), single[:, 2:7, 1:9])
 
 
-def test_nd2_bad_choices_and_axes(tmp_path, fake_nd2):
-    path = write_fake_nd2(tmp_path / "m.nd2", _data((3, 2, 2, 5, 6)), "TPCYX",
-                          channel_names=["488", "640"])
+def test_nd2_bad_choices_and_axes(tmp_path):
+    path = write_nd2(tmp_path / "m.nd2", _data((3, 2, 2, 5, 6)), "TPCYX",
+                     channel_names=["488", "640"])
     _fails(path, "m.nd2", "2 channels (488, 640)", "choose one with --channel N", position=0)
     _fails(path, "2 positions", "--position N", channel=0)
     _fails(path, "--position 2 is out of range", channel=0, position=2)
     _fails(path, "--channel -1 is out of range", channel=-1, position=0)
-    tz = write_fake_nd2(tmp_path / "tz.nd2", _data((3, 4, 5, 6)), "TZYX")
+    tz = write_nd2(tmp_path / "tz.nd2", _data((3, 4, 5, 6)), "TZYX")
     _fails(tz, "3 time points of 4 Z planes")
-    rgb = write_fake_nd2(tmp_path / "rgb.nd2", _data((3, 5, 6, 3), "uint8"), "TYXS")
+    rgb = write_nd2(tmp_path / "rgb.nd2", _data((3, 5, 6, 3), "uint8"), "TYXS")
     _fails(rgb, "RGB")
-    custom = write_fake_nd2(tmp_path / "u.nd2", _data((3, 2, 5, 6)), "TUYX")
+    custom = write_nd2(tmp_path / "u.nd2", _data((3, 2, 5, 6)), "TUYX")
     _fails(custom, "2 indices of a custom loop")
 
 
-def test_nd2_inspection_reads_no_pixels_and_reading_opens_per_call(tmp_path, fake_nd2):
-    path = write_fake_nd2(tmp_path / "m.nd2", _data((6, 8, 9)), "TYX", pixel_size_um=0.1)
+def test_nd2_inspection_reads_no_pixels_and_reading_opens_per_call(tmp_path, nd2_spy):
+    path = write_nd2(tmp_path / "m.nd2", _data((6, 8, 9)), "TYX", pixel_size_um=0.1)
     info = inspect_vendor(path)
-    assert fake_nd2.frames_read == [] and fake_nd2.opened == [str(path)]
+    assert nd2_spy.frames_read == [] and nd2_spy.opened == [str(path)]
     info = pickle.loads(pickle.dumps(info))
     read_vendor_frames(info, 0, 2, 0, 8, 0, 9)
     read_vendor_frames(info, 4, 6, 0, 8, 0, 9)
-    assert fake_nd2.opened == [str(path)] * 3 and fake_nd2.frames_read == [0, 1, 4, 5]
+    assert nd2_spy.opened == [str(path)] * 3 and nd2_spy.frames_read == [0, 1, 4, 5]
 
 
-def test_changed_file_is_reported(tmp_path, fake_nd2):
-    path = write_fake_nd2(tmp_path / "m.nd2", _data((6, 8, 9)), "TYX")
+def test_changed_file_is_reported(tmp_path):
+    path = write_nd2(tmp_path / "m.nd2", _data((6, 8, 9)), "TYX")
     info = inspect_vendor(path)
-    write_fake_nd2(path, _data((3, 8, 9)), "TYX")
+    write_nd2(path, _data((3, 8, 9)), "TYX")
     with pytest.raises(InputError, match="changed since it was inspected"):
         read_vendor_frames(info, 0, 6, 0, 8, 0, 9)
 
@@ -204,6 +217,26 @@ def test_corrupt_files(tmp_path, name, what):
     path = tmp_path / name
     path.write_bytes(np.random.default_rng(3).bytes(5000))
     _fails(path, name, f"not a readable {what} file", "copy it again")
+
+
+def test_truncated_files(tmp_path):
+    nd2_file = write_nd2(tmp_path / "cut.nd2", _data((4, 8, 9)), "TYX")
+    czi_file = write_czi(tmp_path / "cut.czi", _data((1, 4, 1, 8, 9)))
+    for path, what in [(nd2_file, "ND2"), (czi_file, "CZI")]:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        _fails(path, path.name, f"not a readable {what} file")
+
+
+def test_through_the_format_dispatch(tmp_path):
+    from smlmscale.io.movie_files import inspect_movie
+    from smlmscale.io.tiff import read_frames
+
+    nd2_data, czi_data = _data((7, 2, 10, 12), seed=4), _data((1, 7, 2, 10, 12), seed=5)
+    for path, movie in [(write_nd2(tmp_path / "m.nd2", nd2_data, "TCYX"), nd2_data[:, 1]),
+                        (write_czi(tmp_path / "m.czi", czi_data), czi_data[0, :, 1])]:
+        info = inspect_movie(path, channel=1)
+        np.testing.assert_array_equal(read_frames(info, 2, 6, (slice(1, 9), slice(4, 12))),
+                                      movie[2:6, 1:9, 4:12])
 
 
 def test_missing_library(tmp_path, monkeypatch):
