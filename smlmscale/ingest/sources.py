@@ -119,7 +119,7 @@ class FrameSource:
 
 def _slice_info(info: TiffFileInfo, l0: int, l1: int) -> TiffFileInfo:
     return replace(
-        info, n_frames=l1 - l0,
+        info, n_frames=l1 - l0, first_frame=info.first_frame + l0,
         data_offsets=None if info.data_offsets is None else info.data_offsets[l0:l1].copy(),
         ifd_offsets=None if info.ifd_offsets is None else info.ifd_offsets[l0:l1].copy())
 

@@ -77,6 +77,10 @@ class TiffFileInfo:
     plane : tuple of (str, int)
         Vendor files (``kind`` ``"nd2"``/``"czi"``): the indices fixing the axes other
         than time and y, x (e.g. ``(("C", 1), ("P", 0))``); empty otherwise.
+    first_frame : int
+        The file's frame that is this record's frame 0 (0 unless the record was sliced
+        to a task's frames); ND2/CZI reads go by it, TIFF and raw reads by the sliced
+        offsets.
 
     Raw movies (Picasso ``.raw``, Zhuang-lab ``.dax``; :mod:`smlmscale.io.raw_movies`) are
     described by this record too, with ``data_offsets``; ND2 and CZI files
@@ -96,6 +100,7 @@ class TiffFileInfo:
     kind: str = "generic"
     ome_files: tuple[str, ...] = ()
     plane: tuple[tuple[str, int], ...] = ()
+    first_frame: int = 0
 
     @property
     def frame_bytes(self) -> int:

@@ -95,7 +95,8 @@ def read_vendor_frames(info: TiffFileInfo, start: int, stop: int,
     info : TiffFileInfo
         From :func:`inspect_vendor`.
     start, stop : int
-        File-local frame range, ``stop`` exclusive.
+        Frame range of the record, ``stop`` exclusive (the file's frames
+        ``info.first_frame + start`` on).
     y0, y1, x0, x1 : int
         Pixel window within the frame (``y1``/``x1`` exclusive).
 
@@ -109,7 +110,7 @@ def read_vendor_frames(info: TiffFileInfo, start: int, stop: int,
         return out
     library = _library(info.path)
     read = _read_nd2 if info.kind == "nd2" else _read_czi
-    read(library, info, start, out, y0, x0)
+    read(library, info, info.first_frame + start, out, y0, x0)
     return out
 
 
@@ -235,7 +236,7 @@ def _read_nd2(nd2, info: TiffFileInfo, start: int, out: np.ndarray, y0: int, x0:
 
 
 def _check_unchanged(info: TiffFileInfo, shape: tuple[int, int, int]) -> None:
-    if shape[0] < info.n_frames or tuple(shape[1:]) != tuple(info.frame_shape):
+    if shape[0] < info.first_frame + info.n_frames or tuple(shape[1:]) != tuple(info.frame_shape):
         raise InputError(f"the file changed since it was inspected (now {shape[0]} frames "
                          f"of {shape[1]}x{shape[2]})", path=info.path,
                          hint="run the command again")

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from smlmscale.cli import app
 from tests.cli.helpers import assert_fails_with_one_line
 from smlmscale.io.ome_zarr import open_image_store
+from tests.io.vendor_files import write_czi, write_nd2
 from tests.rawdata import write_dax, write_picasso_raw
 from tests.tiffdata import write_tiff
 
@@ -50,6 +51,13 @@ def _bad_files(tmp_path, movie):
     write_picasso_raw(tmp_path / "lone.raw", movie).with_suffix(".yaml").unlink()
     write_picasso_raw(tmp_path / "short.raw", movie, Frames=80)
     write_dax(tmp_path / "lone.dax", movie).with_suffix(".inf").unlink()
+    write_dax(tmp_path / "short.dax", movie).write_bytes(b"\0" * 1000)
+    write_nd2(tmp_path / "two.nd2", movie[:4].reshape(2, 2, 37, 45), "PCYX")
+    write_czi(tmp_path / "two.czi", movie[:4].reshape(1, 2, 2, 37, 45),
+              channel_names=["A647", "CF568"])
+    for name in ("corrupt.nd2", "corrupt.czi"):
+        (tmp_path / name).write_bytes(movie[:2].tobytes())
+    (tmp_path / "movie.xyz").write_bytes(movie[:2].tobytes())
 
 
 @pytest.mark.parametrize("inputs, options, fragments", [
@@ -62,6 +70,14 @@ def _bad_files(tmp_path, movie):
     (["lone.raw"], [], ["lone.raw", "without its .yaml"]),
     (["short.raw"], [], ["short.raw", "describes 80 frames", "truncated"]),
     (["lone.dax"], [], ["lone.dax", "without its .inf"]),
+    (["short.dax"], [], ["short.dax", "holds 1000 bytes", "truncated"]),
+    (["two.nd2"], [], ["two.nd2", "2 channels (ch0, ch1)", "--channel N"]),
+    (["two.nd2"], ["--channel", "1"], ["two.nd2", "2 positions", "--position N (0 to 1)"]),
+    (["two.czi"], ["--position", "0"], ["two.czi", "2 channels (A647, CF568)"]),
+    (["two.czi"], ["--channel", "3"], ["two.czi", "--channel 3 is out of range"]),
+    (["corrupt.nd2"], [], ["corrupt.nd2", "not a readable ND2 file"]),
+    (["corrupt.czi"], [], ["corrupt.czi", "not a readable CZI file"]),
+    (["movie.xyz"], [], ["movie.xyz", "not a readable TIFF", "ND2, CZI, Picasso .raw"]),
     (["a.tif"], ["--channel", "1"], ["a.tif", "ND2 and CZI files only"]),
     (["missing.tif"], [], ["missing.tif", "no such file"]),
     (["a.tif"], ["--compressor", "gzip"], ["unknown compressor"]),
@@ -75,6 +91,19 @@ def test_bad_input_exits_2_with_one_line(tmp_path, movie, scheduler, inputs, opt
                                  *[str(tmp_path / i) for i in inputs], "-o", str(out), *options])
     assert_fails_with_one_line(result, *fragments)
     assert not out.exists() and not os.path.exists(f"{out}.partial")
+
+
+def test_ingest_czi_plane_then_info(tmp_path, movie, scheduler):
+    data = movie[:60].reshape(1, 30, 2, 37, 45)              # scene, T, channel, y, x
+    src = write_czi(tmp_path / "m.czi", data, pixel_size_nm=108.0)
+    out = tmp_path / "m.zarr"
+    result = runner.invoke(app, ["--scheduler", scheduler, "ingest", str(src), "-o", str(out),
+                                 "--channel", "1", "--chunk-frames", "7"])
+    assert result.exit_code == 0, result.stderr
+    assert "30 frames of 37x45 uint16" in result.stderr
+    np.testing.assert_array_equal(open_image_store(out).array[:], data[0, :, 1])
+    info = runner.invoke(app, ["info", str(out)])
+    assert info.exit_code == 0 and "pixel size nm: 108.0" in info.stdout
 
 
 def test_existing_output_is_untouched(tmp_path, movie):
