@@ -52,4 +52,13 @@ def ingest_command(
     say(ctx, f"wrote {result.path}: {t} frames of {h}x{w} {result.dtype} from {result.n_files} "
              f"file(s), chunks {'x'.join(map(str, result.chunks))}, "
              f"{result.regions_written} regions in {result.seconds:.1f} s "
-             f"({result.mib_per_s:.0f} MiB/s){reused}")
+             f"({result.mib_per_s:.0f} MiB/s){reused}{_plane_text(result.plane)}")
+
+
+def _plane_text(plane) -> str:
+    """``"; took channel 1, position 0"`` for an ND2/CZI plane, ``""`` otherwise."""
+    names = {"C": "channel", "P": "position", "S": "scene"}
+    taken = [f"{names[axis]} {index}" for axis, index in plane if axis in names]
+    if any(axis == "T" for axis, _ in plane):
+        taken.append("frames along Z")
+    return f"; took {', '.join(taken)}" if taken else ""

@@ -83,6 +83,9 @@ class IngestResult:
         Uncompressed bytes written by this run.
     seconds : float
         Wall time of this run.
+    plane : tuple of (str, int)
+        ND2/CZI: the plane ingested (``TiffFileInfo.plane``, e.g. ``(("C", 1), ("P", 0))``);
+        empty for other formats.
     """
 
     path: str
@@ -97,6 +100,7 @@ class IngestResult:
     regions_reused: int
     bytes_written: int
     seconds: float
+    plane: tuple[tuple[str, int], ...] = ()
 
     @property
     def mib_per_s(self) -> float:
@@ -203,7 +207,7 @@ def run_ingest(plan: IngestPlan, *, client,
         path=plan.output, shape=layout.shape, chunks=layout.chunks, shards=layout.shards,
         dtype=source.dtype, n_files=len(source.files), pixel_size_nm=source.pixel_size_nm,
         regions_total=len(regions), regions_written=len(todo), regions_reused=reused,
-        bytes_written=written_bytes, seconds=seconds)
+        bytes_written=written_bytes, seconds=seconds, plane=source.files[0].plane)
 
 
 def ingest_tiffs(inputs: Sequence[str | os.PathLike], output: str | os.PathLike, *,

@@ -101,6 +101,7 @@ def test_ingest_czi_plane_then_info(tmp_path, movie, scheduler):
                                  "--channel", "1", "--chunk-frames", "7"])
     assert result.exit_code == 0, result.stderr
     assert "30 frames of 37x45 uint16" in result.stderr
+    assert "; took channel 1, scene 0" in result.stderr
     np.testing.assert_array_equal(open_image_store(out).array[:], data[0, :, 1])
     info = runner.invoke(app, ["info", str(out)])
     assert info.exit_code == 0 and "pixel size nm: 108.0" in info.stdout
