@@ -98,7 +98,7 @@ def prepare_evaluate(locs: str | os.PathLike, *, truth: str | os.PathLike,
         A plot path that exists (without ``overwrite``) or is not ``.png``; tables that
         cannot be read.
     """
-    from smlmscale.evaluate.plot import check_plot_path
+    from smlmscale.io.outputs import check_plot_path
     from smlmscale.io.tables import read_table, read_table_lazy
 
     settings = settings or EvaluateSettings()

@@ -11,23 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from smlmscale.errors import InputError
 from smlmscale.evaluate.metrics import tolerance_sweep
 from smlmscale.evaluate.run import EvaluationResult
-from smlmscale.io.outputs import check_output, staged_output
-
-#: What to do about an existing plot, in the message.
-_EXISTS = "pass --overwrite to replace it"
-
-
-def check_plot_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Refuse a plot path that exists (without ``overwrite``), is a folder, or is not ``.png``."""
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise InputError("the plot must be a .png file", path=path)
-    check_output(path, kind="file", overwrite=overwrite, exists_hint=_EXISTS)
-    return path
-
+from smlmscale.io.outputs import PLOT_EXISTS_HINT, check_plot_path, staged_output
 
 def plot_evaluation(result: EvaluationResult, path: str | os.PathLike, *,
                     overwrite: bool = False, dpi: int = 120) -> Path:
@@ -92,6 +78,6 @@ def plot_evaluation(result: EvaluationResult, path: str | os.PathLike, *,
     ax.legend(loc="lower right")
     ax.set_title(f"{result.settings.matching} matching: Jaccard {result.jaccard:.3f}, "
                  f"{result.tp} TP / {result.fp} FP / {result.fn} FN", fontsize="medium")
-    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=_EXISTS) as staged:
+    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=PLOT_EXISTS_HINT) as staged:
         fig.savefig(staged.path, format="png", dpi=dpi)
     return path

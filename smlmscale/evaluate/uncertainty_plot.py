@@ -17,12 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from smlmscale.evaluate.plot import check_plot_path
-from smlmscale.io.outputs import staged_output
+from smlmscale.io.outputs import PLOT_EXISTS_HINT, check_plot_path, staged_output
 from smlmscale.localize.uncertainty import (UncertaintyHistogram, bin_uncertainties,
                                             histogram_edges, histogram_graph)
 
-_EXISTS = "pass --overwrite to replace it"
 _LABELS = {"uncertainty_x_nm": "x", "uncertainty_y_nm": "y", "uncertainty_z_nm": "z"}
 
 
@@ -106,7 +104,7 @@ def plot_uncertainty_histogram(table_or_arrays: Any, path: str | os.PathLike, *,
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(f"predicted uncertainty in {_LABELS[column]} (nm)")
         ax.set_ylabel("localizations")
-    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=_EXISTS) as staged:
+    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=PLOT_EXISTS_HINT) as staged:
         fig.savefig(staged.path, format="png", dpi=dpi)
     return path
 

@@ -91,6 +91,21 @@ def check_output(output: str | os.PathLike, *, overwrite: bool = False, resume: 
                          hint="create it first")
 
 
+#: What to do about an existing plot (not ``-o``), in the message.
+PLOT_EXISTS_HINT = "pass --overwrite to replace it"
+
+
+def check_plot_path(path: str | os.PathLike, *, overwrite: bool = False,
+                    what: str = "plot") -> Path:
+    """Refuse a plot path that exists (without ``overwrite``), is a folder, or is not ``.png``;
+    ``what`` names it in the message (``"the FRC plot must be a .png file"``)."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise InputError(f"the {what} must be a .png file", path=path)
+    check_output(path, kind="file", overwrite=overwrite, exists_hint=PLOT_EXISTS_HINT)
+    return path
+
+
 def check_outputs(paths: Sequence[str | os.PathLike], *, overwrite: bool,
                   kind: Literal["folder", "file"] = "file") -> None:
     """:func:`check_output` for each of ``paths``."""
@@ -368,6 +383,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["RUN_RECORD", "Staged", "check_output", "check_outputs", "move_into_place",
+__all__ = ["PLOT_EXISTS_HINT", "RUN_RECORD", "Staged", "check_output", "check_outputs", "check_plot_path",
+           "move_into_place",
            "partial_path", "read_output_record", "read_record", "record_differences",
            "staged_output", "utc_now", "write_json"]

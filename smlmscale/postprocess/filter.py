@@ -98,7 +98,7 @@ def prepare_filter(locs: str | os.PathLike, output: str | os.PathLike | None = N
         condition, unknown histogram columns, an existing output, an unreadable or empty
         table.
     """
-    from smlmscale.io.outputs import check_output
+    from smlmscale.io.outputs import check_plot_path
     from smlmscale.io.tables import read_table_lazy
     from smlmscale.io.tables.writer import prepare_output
 
@@ -109,9 +109,8 @@ def prepare_filter(locs: str | os.PathLike, output: str | os.PathLike | None = N
         raise InputError("nothing to write", hint="give -o OUT with --where, or --plot PNG")
     if columns and plot is None:
         raise InputError("--hist names the columns of --plot", hint="add --plot PNG")
-    plot = Path(plot) if plot is not None else None
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise InputError("the histogram plot must be .png", path=plot)
+    plot = (check_plot_path(plot, overwrite=overwrite, what="histogram plot")
+            if plot is not None else None)
     settings = settings or FilterSettings()
     kwargs = {} if blocksize is None else {"blocksize": blocksize}
     table, meta = read_table_lazy(locs, **kwargs)
@@ -120,8 +119,6 @@ def prepare_filter(locs: str | os.PathLike, output: str | os.PathLike | None = N
     if output is not None:
         output = Path(output)
         prepare_output(output, meta=meta, format=format, overwrite=overwrite)
-    if plot is not None:
-        check_output(plot, kind="file", overwrite=overwrite)
     return FilterPlan(locs=str(locs), output=output, where=condition, plot=plot,
                       columns=chosen, format=format, overwrite=overwrite, table=table,
                       meta=meta, settings=settings)

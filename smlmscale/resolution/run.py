@@ -112,17 +112,14 @@ def prepare_resolution(locs: str | os.PathLike, *, settings: ResolutionSettings 
     InputError
         An existing output, a plot not ``.png``, an unreadable table.
     """
-    from smlmscale.io.outputs import check_output
+    from smlmscale.io.outputs import check_output, check_plot_path
     from smlmscale.io.tables import read_table_lazy
 
     settings = settings or ResolutionSettings()
     curve_out = Path(curve_out) if curve_out else None
-    plot = Path(plot) if plot else None
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise InputError("the FRC plot must be .png", path=plot)
-    for path in (curve_out, plot):
-        if path is not None:
-            check_output(path, kind="file", overwrite=overwrite)
+    plot = check_plot_path(plot, overwrite=overwrite, what="FRC plot") if plot else None
+    if curve_out is not None:
+        check_output(curve_out, kind="file", overwrite=overwrite)
     kwargs = {} if blocksize is None else {"blocksize": blocksize}
     table, _ = read_table_lazy(locs, **kwargs)       # frame, x_nm, y_nm are checked there
     return ResolutionPlan(locs=str(locs), curve_out=curve_out, plot=plot, overwrite=overwrite,
