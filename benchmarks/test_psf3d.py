@@ -14,7 +14,8 @@ z 0..4000 nm (focus 1500), 61x61 px spots blurred by 0.99..1.01 px, 50-frame chu
   opens the PSF file once;
 - **one process**: the same work in a plain loop, no Dask: per chunk,
   ``render_frames`` written into the same kind of store and ``truth_rows``, the truth
-  written to Parquet at the end.
+  written to Parquet at the end; this process gets the workers' malloc thresholds first
+  (:func:`smlmscale.runtime.malloc.tune_malloc`), so both sides allocate alike.
 
 Target: cluster >= 1.6x faster than one process. The two stores must be identical. A
 third measurement (not a target) times pupil spots in single and double precision.
@@ -84,8 +85,11 @@ def test_one_process(benchmark, psf_path):
     import pandas as pd
 
     from smlmscale.io.ome_zarr import create_image_store
+    from smlmscale.runtime.malloc import tune_malloc
     from smlmscale.simulate.frames import render_frames, truth_rows
     from smlmscale.simulate.graph import frame_ranges
+
+    tune_malloc()  # not timed: the thresholds the workers start with
 
     folder = Path(psf_path).parent
     out, truth_path = folder / "loop.zarr", folder / "loop_truth.parquet"

@@ -226,23 +226,26 @@ def _quiet_workers(client: distributed.Client) -> None:
 
 
 def _worker_environ() -> dict:
-    """The environment of local worker processes: Dask's, without ``MALLOC_TRIM_THRESHOLD_``.
+    """The environment of local worker processes: Dask's, with smlmscale's malloc thresholds.
 
-    Setting any malloc tunable pins glibc's mmap threshold at 128 KiB, so every
-    chunk-sized temporary (filter outputs, codec buffers) becomes a fresh memory
-    mapping, page-faulted in and unmapped again: measured here, a zarr write of a
-    64-frame float32 chunk took 192 ms in a worker against 82 ms outside one, and
-    a blur pipeline ran 1.2x slower (benchmarks/RESULTS.md, preprocess). Without it
-    glibc's dynamic threshold keeps such buffers in the heap for reuse; smlmscale's
-    tasks stream chunks, so the memory held back stays of the order of a few chunks.
-    Note that distributed's nannies copy ``pre-spawn-environ`` into the *parent's*
-    ``os.environ`` and never restore it: in a process that already started Dask's
-    default workers, later workers inherit the variable from there (each ``smlmscale``
-    command is a fresh process with one cluster, so the CLI is not affected).
+    Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` would pin glibc's mmap threshold at 128 KiB,
+    so every chunk-sized temporary (filter outputs, codec buffers, FFT arrays) becomes a
+    fresh memory mapping, page-faulted in and unmapped again: measured here, a zarr write
+    of a 64-frame float32 chunk took 192 ms in a worker against 82 ms outside one, and a
+    blur pipeline ran 1.2x slower (benchmarks/RESULTS.md, preprocess). Glibc's dynamic
+    thresholds are not enough either (PSF-file simulation: 18 % of the time in page
+    faults), so the workers get :data:`~smlmscale.runtime.malloc.MALLOC_ENVIRON`.
+    A ``MALLOC_*`` variable already in this process's environment wins (distributed reads
+    the environment first), so a user's own setting is kept; note that distributed's
+    nannies copy ``pre-spawn-environ`` into the *parent's* ``os.environ`` and never
+    restore it, so a process that started Dask's default workers first passes Dask's
+    value on (each ``smlmscale`` command is a fresh process: the CLI is not affected).
     ``TF_CPP_MIN_LOG_LEVEL`` is added (:func:`~smlmscale.runtime.quiet.tensorflow_environ`).
     """
+    from smlmscale.runtime.malloc import MALLOC_ENVIRON
+
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    environ.update(MALLOC_ENVIRON)
     environ.update(tensorflow_environ())
     return environ
 

@@ -298,15 +298,25 @@ def test_jobqueue_client_with_fake_slurm(jobqueue, monkeypatch, tmp_path):
     assert job_ids and all(job_ids)
 
 
-def test_local_workers_keep_the_dynamic_malloc_thresholds(monkeypatch):
-    """Dask's MALLOC_TRIM_THRESHOLD_ would pin glibc's mmap threshold (slow chunk buffers)."""
-    # Nannies started earlier in this process left it in os.environ; a CLI run starts fresh.
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+@pytest.mark.parametrize("user_trim", [None, "1234567"])
+def test_local_workers_get_smlmscale_malloc_thresholds(monkeypatch, user_trim):
+    """Dask's MALLOC_TRIM_THRESHOLD_ would pin glibc's mmap threshold (slow chunk
+    buffers); the workers get both thresholds of MALLOC_ENVIRON instead, unless the
+    user's environment sets one (distributed lets the environment win)."""
+    from smlmscale.runtime.malloc import MALLOC_ENVIRON
+
+    for name in MALLOC_ENVIRON:  # nannies started earlier in this process left them there
+        monkeypatch.delenv(name, raising=False)
+    if user_trim is not None:
+        monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", user_trim)
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
     settings = DaskSettings(workers=1, threads_per_worker=1)
     with dask_client(settings) as client:
         environ = client.run(lambda: dict(os.environ))
     (worker_environ,) = environ.values()
-    assert "MALLOC_TRIM_THRESHOLD_" not in worker_environ
+    expected = dict(MALLOC_ENVIRON)
+    if user_trim is not None:
+        expected["MALLOC_TRIM_THRESHOLD_"] = user_trim
+    assert {name: worker_environ.get(name) for name in expected} == expected
     assert worker_environ.get("OMP_NUM_THREADS") == "1"  # Dask's other settings are kept
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
