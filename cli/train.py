@@ -149,6 +149,7 @@ def train_command(
     lr_patience: Annotated[Optional[int], _opt(_S, "lr_patience", panel=_SCHEDULE)] = None,
     lr_factor: Annotated[Optional[float], _opt(_S, "lr_factor", panel=_SCHEDULE)] = None,
     min_lr: Annotated[Optional[float], _opt(_S, "min_lr", panel=_SCHEDULE)] = None,
+    lr_schedule: Annotated[Optional[str], _opt(_S, "lr_schedule", panel=_SCHEDULE)] = None,
     seed: Annotated[Optional[int], _opt(_S, "seed", panel=_SCHEDULE)] = None,
     steps_per_epoch: Annotated[Optional[int], _opt(_S, "steps_per_epoch",
                                                    panel=_SCHEDULE)] = None,

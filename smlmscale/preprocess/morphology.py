@@ -107,9 +107,11 @@ def _width_steps(widths) -> list[tuple[int, int]]:
 class _Buffers:
     """Work arrays reused across frame groups, by ``(tag, shape)``.
 
-    Dask workers set ``MALLOC_TRIM_THRESHOLD_``, which makes glibc return every
+    Distributed's workers set ``MALLOC_TRIM_THRESHOLD_``, which makes glibc return every
     large block to the system at once: fresh temporaries then cost page faults
-    (3-4x slower here), so the kernel allocates its arrays once per call.
+    (3-4x slower here). smlmscale's local workers raise it again
+    (:mod:`smlmscale.runtime.malloc`), a user's cluster may not, so the kernel allocates
+    its arrays once per call.
     """
 
     def __init__(self, dtype) -> None:

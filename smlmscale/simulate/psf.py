@@ -60,8 +60,9 @@ class SpotCanvas:
 
     Rendering a frame allocates nothing large: the padded canvas and the batch
     buffers are made once (per chunk of frames) and reused, which matters in
-    Dask workers, where every large temporary array would be a fresh memory
-    mapping (distributed lowers glibc's ``MALLOC_TRIM_THRESHOLD_``).
+    Dask workers, where every large temporary array can be a fresh memory mapping
+    (distributed lowers glibc's ``MALLOC_TRIM_THRESHOLD_``; smlmscale's own local
+    workers raise it again, :mod:`smlmscale.runtime.malloc`, but a user's cluster may not).
 
     Parameters
     ----------

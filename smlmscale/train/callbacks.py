@@ -85,6 +85,46 @@ class ResumableReduceLROnPlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
     _STATE = ("wait", "best", "cooldown_counter")
 
 
+def cosine_lr(epoch: int, epochs: int, lr: float, min_lr: float) -> float:
+    """The learning rate of ``epoch`` (0-based) of ``epochs`` on a half-cosine from ``lr``
+    (epoch 0) towards ``min_lr`` (reached after the last epoch).
+
+    Examples
+    --------
+    >>> [round(cosine_lr(e, 4, 1.0, 0.0), 3) for e in range(4)]
+    [1.0, 0.854, 0.5, 0.146]
+    """
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+class CosineLR(keras.callbacks.Callback):
+    """Set the optimizer's learning rate to :func:`cosine_lr` at the start of each epoch.
+
+    A function of the epoch alone, so a resumed run continues the same schedule (a resume
+    that raises ``epochs`` stretches the rest of it). The rate is logged as
+    ``learning_rate``.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs of the whole run.
+    lr, min_lr : float
+        First and last rates of the half cosine.
+    """
+
+    def __init__(self, epochs: int, lr: float, min_lr: float) -> None:
+        super().__init__()
+        self.epochs, self.lr, self.min_lr = epochs, lr, min_lr
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self.model.optimizer.learning_rate.assign(
+            cosine_lr(epoch, self.epochs, self.lr, self.min_lr))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        if logs is not None:  # history.csv's column, as ReduceLROnPlateau logs it
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Save a resumable checkpoint at the end of every epoch.
 
@@ -156,5 +196,5 @@ class EpochCheckpoint(keras.callbacks.Callback):
         os.replace(tmp, self.folder / BEST_WEIGHTS)
 
 
-__all__ = ["EpochCheckpoint", "ResumableEarlyStopping",
-           "ResumableReduceLROnPlateau", "STATE_FILE"]
+__all__ = ["CosineLR", "EpochCheckpoint", "ResumableEarlyStopping",
+           "ResumableReduceLROnPlateau", "STATE_FILE", "cosine_lr"]

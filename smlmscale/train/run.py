@@ -230,7 +230,7 @@ def _streams(plan: TrainPlan, *, augment: str, seed: int) -> tuple[Any, Any, int
 def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> TrainResult:
     import keras
 
-    from smlmscale.train.callbacks import (EpochCheckpoint, ResumableEarlyStopping,
+    from smlmscale.train.callbacks import (CosineLR, EpochCheckpoint, ResumableEarlyStopping,
                                            ResumableReduceLROnPlateau)
     from smlmscale.train.devices import choose_strategy, precision, visible_gpus
 
@@ -259,7 +259,9 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
         rlr.restore(state.reduce_lr)
         report = None if on_epoch is None else (
             lambda epoch, logs: on_epoch(epoch, settings.epochs, logs))
-        callbacks = [es, rlr, EpochCheckpoint(partial / md.CHECKPOINTS,
+        schedule = rlr if settings.lr_schedule == "plateau" else \
+            CosineLR(settings.epochs, settings.lr, settings.min_lr)
+        callbacks = [es, schedule, EpochCheckpoint(partial / md.CHECKPOINTS,
                                               partial / md.HISTORY_FILE, early_stopping=es,
                                               reduce_lr=rlr, on_epoch=report)]
         if importlib.util.find_spec("tensorboard") is not None:

@@ -115,6 +115,30 @@ def test_resume_continues_epochs_optimizer_state_and_learning_rate(tmp_path):
     assert not partial.exists() and (out / md.MODEL_FILE).is_file()
 
 
+def test_cosine_schedule_follows_the_half_cosine_across_a_resume(tmp_path):
+    from smlmscale.train.callbacks import cosine_lr
+
+    numbered_patchset(tmp_path / "ps.zarr", n=160, chunk=32)
+    out = tmp_path / "m"
+    settings = TrainSettings(epochs=4, batch_size=16, seed=2, patience=50, lr=1e-3,
+                             min_lr=1e-5, lr_schedule="cosine")
+    with pytest.raises(Killed):
+        train_model(tmp_path / "ps.zarr", out, settings=settings, on_epoch=_kill_after(2))
+    result = train_model(tmp_path / "ps.zarr", out, resume=True)
+    assert result.settings.lr_schedule == "cosine" and result.epochs_run == 4
+    expected = [cosine_lr(e, 4, 1e-3, 1e-5) for e in range(4)]
+    np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-5)
+    assert expected[0] == 1e-3 and expected[-1] < 2e-4
+
+
+def test_cosine_lr_runs_from_lr_to_min_lr():
+    from smlmscale.train.callbacks import cosine_lr
+
+    values = [cosine_lr(e, 10, 1e-3, 1e-6) for e in range(11)]
+    assert values[0] == pytest.approx(1e-3) and values[10] == pytest.approx(1e-6)
+    assert all(a > b for a, b in zip(values, values[1:]))
+
+
 def test_resume_refuses_changed_settings_corrupt_checkpoints_and_nothing_to_resume(tmp_path):
     numbered_patchset(tmp_path / "ps.zarr", n=64, chunk=32)
     out = tmp_path / "m"
