@@ -15,6 +15,7 @@ from smlmscale.evaluate.metrics import tolerance_sweep
 from smlmscale.evaluate.run import EvaluationResult
 from smlmscale.io.outputs import PLOT_EXISTS_HINT, check_plot_path, staged_output
 
+
 def plot_evaluation(result: EvaluationResult, path: str | os.PathLike, *,
                     overwrite: bool = False, dpi: int = 120) -> Path:
     """Write error histograms and precision/recall/Jaccard vs lateral tolerance as a PNG.
@@ -78,6 +79,7 @@ def plot_evaluation(result: EvaluationResult, path: str | os.PathLike, *,
     ax.legend(loc="lower right")
     ax.set_title(f"{result.settings.matching} matching: Jaccard {result.jaccard:.3f}, "
                  f"{result.tp} TP / {result.fp} FP / {result.fn} FN", fontsize="medium")
-    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=PLOT_EXISTS_HINT) as staged:
+    with staged_output(path, kind="file", overwrite=overwrite,
+                       exists_hint=PLOT_EXISTS_HINT) as staged:
         fig.savefig(staged.path, format="png", dpi=dpi)
     return path

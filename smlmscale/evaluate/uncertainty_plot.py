@@ -104,7 +104,8 @@ def plot_uncertainty_histogram(table_or_arrays: Any, path: str | os.PathLike, *,
         ax.set_xlim(edges[0], edges[-1])
         ax.set_xlabel(f"predicted uncertainty in {_LABELS[column]} (nm)")
         ax.set_ylabel("localizations")
-    with staged_output(path, kind="file", overwrite=overwrite, exists_hint=PLOT_EXISTS_HINT) as staged:
+    with staged_output(path, kind="file", overwrite=overwrite,
+                       exists_hint=PLOT_EXISTS_HINT) as staged:
         fig.savefig(staged.path, format="png", dpi=dpi)
     return path
 

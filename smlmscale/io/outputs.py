@@ -383,7 +383,6 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["PLOT_EXISTS_HINT", "RUN_RECORD", "Staged", "check_output", "check_outputs", "check_plot_path",
-           "move_into_place",
-           "partial_path", "read_output_record", "read_record", "record_differences",
-           "staged_output", "utc_now", "write_json"]
+__all__ = ["PLOT_EXISTS_HINT", "RUN_RECORD", "Staged", "check_output", "check_outputs",
+           "check_plot_path", "move_into_place", "partial_path", "read_output_record",
+           "read_record", "record_differences", "staged_output", "utc_now", "write_json"]
