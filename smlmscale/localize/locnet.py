@@ -28,17 +28,23 @@ them. A pixel claimed by two windows goes to the first maximum in raster order; 
 ``n`` candidates of a window share its ``confidence = min(1, sum / n)``.
 
 **Positions.** Pixel ``(i, j)`` covers ``x in [j, j + 1)``, ``y in [i, i + 1)`` px, so a
-candidate sits at ``x_px = j + 0.5 + dx``, ``y_px = i + 0.5 + dy`` (plus the tile's
-origin) and ``x_nm = x_px * pixel_size_nm`` (the project's pixel-corner origin).
-``confidence = min(1, 3 x 3 sum)``; the uncertainties are the predicted sigmas in nm
-(``px * pixel_size_nm``; ``sigma_z`` is already nm) and photons.
+pixel's own estimate is ``x_px = j + 0.5 + dx``, ``y_px = i + 0.5 + dy`` (plus the tile's
+origin) and ``x_nm = x_px * pixel_size_nm`` (the project's pixel-corner origin). A
+candidate's lateral position and uncertainty combine these estimates over its window
+(:func:`smlmscale.localize.locnet_mixture.window_mixture`: the precision-weighted mean of
+the pixels that point at it, and the variance of their mixture about it), which keeps the
+z-score of the error calibrated where close emitters make the pixels disagree.
+``confidence = min(1, 3 x 3 sum)``; ``z_nm``, ``photons``, ``background`` and the other
+uncertainties are the candidate pixel's own (sigmas in nm, ``px * pixel_size_nm``;
+``sigma_z`` is already nm, ``sigma_photons`` photons).
 
-**Tiles.** Every rule above reads pixels within 3 px of a candidate (its window, and the
-windows of the maxima that may claim the same pixel), so a tile whose output maps reach
-at least 3 px beyond the core it owns (``core``), and whose maps equal the whole frame's
-there (a halo at least the receptive radius + 3), gives exactly the whole frame's
-candidates of its core (a window's candidates belong to the tile owning its maximum). Pass ``frame_shape`` when the maps hold padding beyond
-the frame (a model that needs multiples of its pooling factor).
+**Tiles.** The candidate rules read pixels within 3 px of a window's maximum (its window,
+and the windows of the maxima that may claim the same pixel), and a candidate's position
+reads the candidates within 2 px of it (their maxima 1 px further), so a tile whose
+output maps reach at least 7 px beyond the core it owns (``core``), and whose maps equal
+the whole frame's there (a halo at least the receptive radius + 7), gives exactly the whole frame's candidates of its core (a
+window's candidates belong to the tile owning its maximum). Pass ``frame_shape`` when the
+maps hold padding beyond the frame (a model that needs multiples of its pooling factor).
 
 NumPy in, pandas out; vectorized over frames and pixels (no Python loop over pixels).
 """
@@ -49,6 +55,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from smlmscale.localize.locnet_mixture import window_mixture
 
 #: Output channels of a 2D locnet, in order (the contract of the model and its loss).
 OUTPUT_CHANNELS_2D = ("p", "photons", "dx", "dy", "sigma_photons", "sigma_x", "sigma_y",
@@ -210,7 +218,7 @@ def window_candidates(p: np.ndarray, box: Sequence[int], threshold: float
 
 
 def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: float,
-                      threshold: float = 0.5, is_3d: bool,
+                      threshold: float = 0.3, is_3d: bool,
                       origin_px: tuple[int, int] = (0, 0),
                       core: tuple | None = None,
                       frame_shape: tuple[int, int] | None = None) -> pd.DataFrame:
@@ -243,9 +251,10 @@ def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: f
     -------
     pandas.DataFrame
         Columns :func:`table_columns` (``frame`` int64, the rest float64): ``x_nm``,
-        ``y_nm`` (pixel centre plus offset, nm), ``z_nm`` (nm), ``photons``,
+        ``y_nm`` (the window mixture's position, nm), ``z_nm`` (nm), ``photons``,
         ``background`` (the map's units: photons per pixel, or input units),
-        ``uncertainty_x_nm``, ``uncertainty_y_nm``, ``uncertainty_z_nm`` (nm),
+        ``uncertainty_x_nm``, ``uncertainty_y_nm`` (the mixture's, nm),
+        ``uncertainty_z_nm`` (nm),
         ``uncertainty_photons`` (photons), ``confidence`` (``min(1, 3 x 3 sum)``); rows
         in raster order (frame, row, col).
 
@@ -282,23 +291,47 @@ def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: f
     if box[0] == box[1] or box[2] == box[3] or not p.size:
         return empty_table(is_3d)
     t, i, j, total = window_candidates(p, box, threshold)
+    x_px, y_px, sigma_x, sigma_y = _mixture(outputs, p, box, threshold, names, (t, i, j))
     values = outputs[t, i, j].astype(np.float64)
     channel = {name: values[:, k] for k, name in enumerate(names)}
     nm = float(pixel_size_nm)
     columns = {
         "frame": t.astype(np.int64) + int(first_frame),
-        "x_nm": (col0 + j + 0.5 + channel["dx"]) * nm,
-        "y_nm": (row0 + i + 0.5 + channel["dy"]) * nm,
+        "x_nm": (col0 + x_px) * nm,
+        "y_nm": (row0 + y_px) * nm,
         "z_nm": channel.get("z"),
         "photons": channel["photons"],
         "background": channel["background"],
-        "uncertainty_x_nm": channel["sigma_x"] * nm,
-        "uncertainty_y_nm": channel["sigma_y"] * nm,
+        "uncertainty_x_nm": sigma_x * nm,
+        "uncertainty_y_nm": sigma_y * nm,
         "uncertainty_z_nm": channel.get("sigma_z"),
         "uncertainty_photons": channel["sigma_photons"],
         "confidence": total,
     }
     return pd.DataFrame({name: columns[name] for name in table_columns(is_3d)})
+
+
+def _mixture(outputs, p, box, threshold, names, cand):
+    """:func:`window_mixture` of the candidates ``cand = (t, i, j)`` of ``box``.
+
+    ``box``'s candidates lie up to 1 px beyond it (a window's extra pixels), their rivals
+    for a window pixel up to 2 px further, and the rivals' window maxima 1 px further
+    still: the candidates of ``box`` grown by 4 (all of them on a whole frame).
+    """
+    grown = _grown(box, p.shape[1:], 4)
+    every = cand if grown == tuple(box) else window_candidates(p, grown, threshold)[:3]
+    idx = {name: k for k, name in enumerate(names)}
+    x, y, sx, sy = window_mixture(p, *(outputs[..., idx[n]] for n in
+                                       ("dx", "dy", "sigma_x", "sigma_y")), *every[:3])
+    if every is cand:
+        return x, y, sx, sy
+    shape = np.array(p.shape, dtype=np.int64)
+
+    def key(t, i, j):
+        return (t.astype(np.int64) * shape[1] + i) * shape[2] + j
+
+    at = np.searchsorted(key(*every), key(*cand))      # both in raster order
+    return x[at], y[at], sx[at], sy[at]
 
 
 __all__ = ["MAX_PER_WINDOW", "OUTPUT_CHANNELS_2D", "OUTPUT_CHANNELS_3D", "empty_table",

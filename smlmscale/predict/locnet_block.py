@@ -34,7 +34,7 @@ from smlmscale.predict.tiles import TileGrid, predict_frames
 #: Output-map bytes computed at once inside a block.
 MAP_BYTES = 64 << 20
 #: The candidate threshold of locnet models (expected emitters in a 3 x 3 window).
-LOCNET_THRESHOLD = 0.5
+LOCNET_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class PredictSettings(Settings):
     tile: int = setting(512, min=8, unit="upsampled px", help="Tile core side")
     batch_size: int = setting(8, min=1, help="Tiles per model call")
     threshold: float | None = setting(None, min=0, default_text=f"{DEEPSTORM_THRESHOLD:g}; "
-                                      "locnet: the summed 3x3 probability, 0.5",
+                                      "locnet: the summed 3x3 probability, 0.3",
                                       help="Confidence threshold (about 1 for a clear "
                                            "emitter; deepstorm3d: a fraction of the "
                                            "scaling factor; with --rois the least count "

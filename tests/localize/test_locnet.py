@@ -9,6 +9,7 @@ import pytest
 from smlmscale.localize.locnet import (MAX_PER_WINDOW, MIN_EXTRA_P, empty_table,
                                        local_maxima, locnet_candidates, output_channels,
                                        table_columns)
+from smlmscale.localize.locnet_mixture import window_mixture
 
 
 def naive_candidates(p, threshold):
@@ -69,11 +70,18 @@ def test_matches_the_pixel_loop(is_3d, levels):
     assert len(want) > 5
     assert len(got) == len(want)
     names = output_channels(is_3d)
-    for row, (t, i, j, total) in zip(got.itertuples(index=False), want):
+    t, i, j = (np.array([w[k] for w in want]) for k in range(3))
+    ch = {name: maps[..., k] for k, name in enumerate(names)}
+    x, y, sx, sy = window_mixture(ch["p"], ch["dx"], ch["dy"], ch["sigma_x"], ch["sigma_y"],
+                                  t, i, j)
+    for n, (row, (t, i, j, total)) in enumerate(zip(got.itertuples(index=False), want)):
         values = dict(zip(names, maps[t, i, j].astype(np.float64)))
         assert row.frame == t
-        assert row.x_nm == pytest.approx((j + 0.5 + values["dx"]) * 100)
-        assert row.y_nm == pytest.approx((i + 0.5 + values["dy"]) * 100)
+        assert row.x_nm == pytest.approx(x[n] * 100)
+        assert row.y_nm == pytest.approx(y[n] * 100)
+        assert row.uncertainty_x_nm == pytest.approx(sx[n] * 100)
+        assert row.uncertainty_y_nm == pytest.approx(sy[n] * 100)
+        assert row.photons == pytest.approx(values["photons"])
         assert row.confidence == pytest.approx(total)
 
 
@@ -81,7 +89,8 @@ def test_columns_units_and_origin():
     maps = np.zeros((2, 6, 7, 10), np.float32)
     # p, photons, dx, dy, z, sigma_photons, sigma_x, sigma_y, sigma_z, background
     maps[1, 2, 3] = [0.4, 1500.0, 0.1, -0.2, -250.0, 40.0, 0.05, 0.08, 30.0, 12.0]
-    maps[1, 2, 4, 0] = 0.3  # a neighbour: the 3x3 sum 0.7 passes, the pixel itself is no maximum
+    # a neighbour pointing at the same place: the 3x3 sum 0.7 passes, it is no maximum
+    maps[1, 2, 4, [0, 2, 3, 6, 7]] = [0.3, -0.9, -0.2, 0.05, 0.08]
     table = locnet_candidates(maps, first_frame=100, pixel_size_nm=110.0, is_3d=True,
                               origin_px=(10, 20))
     assert tuple(table.columns) == table_columns(True)
@@ -128,7 +137,7 @@ def test_a_window_of_two_emitters_gives_two_candidates():
     maps = np.zeros((1, 7, 7, 8), np.float32)
     maps[0, 2, 2, :4] = [0.9, 1000.0, 0.3, 0.0]     # two emitters in neighbouring pixels
     maps[0, 2, 3, :4] = [0.7, 1500.0, -0.2, 0.1]
-    maps[0, 3, 2, 0] = 0.2                          # their spill: the window sums to 1.8
+    maps[0, 3, 2, :4] = [0.2, 0.0, 0.3, -1.0]       # their spill, pointing at the first
     table = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
     np.testing.assert_allclose(table[["x_nm", "y_nm", "photons"]].to_numpy(),
                                [[280.0, 250.0, 1000.0], [330.0, 260.0, 1500.0]], rtol=1e-6)
@@ -137,7 +146,10 @@ def test_a_window_of_two_emitters_gives_two_candidates():
     maps[0, 3, 2, 0] = 0.0
     maps[0, 2, 2, 0] = 0.55
     one = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
-    np.testing.assert_allclose(one[["x_nm", "y_nm"]].to_numpy(), [[280.0, 250.0]], rtol=1e-6)
+    # one candidate, at the p-weighted mean of what both pixels point at (equal sigmas)
+    np.testing.assert_allclose(one[["x_nm", "y_nm"]].to_numpy(),
+                               [[0.55 * 280.0 + 0.45 * 330.0, 0.55 * 250.0 + 0.45 * 260.0]],
+                               rtol=1e-6)
     maps[0, 2, 3, 0] = 0.2                          # sum 2.0 but the other pixel is faint
     maps[0, 1, 1:4, 0] = 0.2
     maps[0, 3, 1:4, 0] = 0.2
@@ -157,7 +169,7 @@ def test_no_two_candidates_are_neighbours():
                 assert (dr, dc) == (0, 0) or (f, r + dr, c + dc) not in cells
 
 
-def tiled(maps, *, tile, halo, frame_shape=None, threshold=0.5, is_3d=False):
+def tiled(maps, *, tile, halo, frame_shape=None, threshold=0.3, is_3d=False):
     """Candidates of tiles with cores of ``tile`` px and ``halo`` px of maps around them."""
     h, w = maps.shape[1:3] if frame_shape is None else frame_shape
     parts = []
@@ -175,7 +187,7 @@ def tiled(maps, *, tile, halo, frame_shape=None, threshold=0.5, is_3d=False):
     return table.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
 
 
-@pytest.mark.parametrize("tile,halo", [(5, 3), (8, 3), (7, 4)])
+@pytest.mark.parametrize("tile,halo", [(5, 7), (8, 7), (7, 8)])
 @pytest.mark.parametrize("levels", [None, 4])
 def test_tiles_equal_the_whole_frame(tile, halo, levels):
     maps = random_maps((3, 29, 23), is_3d=False, seed=tile + halo, levels=levels, blobs=60)
@@ -194,7 +206,7 @@ def test_tiles_ignore_padding_beyond_the_frame():
     whole = locnet_candidates(maps[:, :frame[0], :frame[1]], first_frame=7,
                               pixel_size_nm=100.0, is_3d=True)
     whole = whole.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
-    got = tiled(padded, tile=8, halo=3, frame_shape=frame, is_3d=True)
+    got = tiled(padded, tile=8, halo=7, frame_shape=frame, is_3d=True)
     pd.testing.assert_frame_equal(got, whole)
 
 
