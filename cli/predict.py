@@ -69,6 +69,7 @@ def predict_command(
         P, "pixel_size_nm", metavar="NM")] = None,
     max_uncertainty_nm: Annotated[Optional[float], settings_option(
         P, "max_uncertainty_nm", metavar="NM")] = None,
+    precision: Annotated[Optional[str], settings_option(P, "precision")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Keep the blocks an interrupted run wrote.")] = False,
     overwrite: Annotated[bool, typer.Option(

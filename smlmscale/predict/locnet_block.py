@@ -194,7 +194,7 @@ def run_locnet_block(job, grid: TileGrid, settings: LocnetSettings) -> tuple[int
     array = open_image_store(job.store).array
     n_frames = int(array.shape[0])
     lo, hi = context_range(job.start, job.stop, n_frames=n_frames, context=settings.context)
-    predictor = cached_predictor(job.model)
+    predictor = cached_predictor(job.model, job.precision)
     table, removed = predict_locnet_block(
         np.asarray(array[lo:hi]), start=job.start, stop=job.stop, n_frames=n_frames,
         predict=predictor, grid=grid, settings=settings, channels=predictor.channels_out,

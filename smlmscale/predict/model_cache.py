@@ -5,7 +5,8 @@ Tasks name the model folder; :func:`cached_predictor` loads ``model.keras`` once
 free spatial input dimensions so any tile shape can be predicted, derives its receptive
 field, and matches TensorFlow's thread pools to the Dask worker's threads before
 TensorFlow starts (``intra_op`` = worker threads, ``inter_op`` = 1), so two workers on one
-machine do not each spawn a pool per core.
+machine do not each spawn a pool per core. ``precision`` (``predict --precision``) may
+give a bfloat16 clone instead (:mod:`smlmscale.predict.precision`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from smlmscale.io.modeldir import MODEL_FILE, load_keras_model
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[str, int], Predictor] = {}
+_CACHE: dict[tuple[str, int, str], Predictor] = {}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Predictor:
     upsamples : int
         Output pixels per input pixel (deepstorm3d upsamples inside the model; 1 for
         the others).
+    precision : {"float32", "bfloat16"}
+        The arithmetic the model computes in (its outputs are float32 either way).
     """
 
     model: Any
@@ -48,6 +51,7 @@ class Predictor:
     channels_out: int
     split: Any = None
     upsamples: int = 1
+    precision: str = "float32"
 
     def __call__(self, batch: Any) -> Any:
         """Predict a ``(B, h, w, C)`` float32 batch (inference mode) as NumPy."""
@@ -118,32 +122,43 @@ def _split(model: Any) -> Any:
                     features=features)
 
 
-def cached_predictor(folder: str | os.PathLike) -> Predictor:
-    """The :class:`Predictor` of a model folder, loaded once per process.
+def cached_predictor(folder: str | os.PathLike, precision: str = "float32") -> Predictor:
+    """The :class:`Predictor` of a model folder, loaded once per process and precision.
+
+    Parameters
+    ----------
+    folder : path
+        The model folder.
+    precision : {"auto", "float32", "bfloat16"}
+        :func:`smlmscale.predict.precision.resolve_precision`, decided in this process
+        (a worker's own CPU).
 
     Raises
     ------
     InputError
-        When ``model.keras`` is missing or cannot be loaded.
+        When ``model.keras`` is missing or cannot be loaded, or for an unknown precision.
     """
+    from smlmscale.predict.precision import resolve_precision, with_precision
     from smlmscale.predict.receptive import receptive_field
 
     path = os.path.abspath(os.path.join(os.fspath(folder), MODEL_FILE))
     try:
-        key = (path, os.stat(path).st_mtime_ns)
+        key = (path, os.stat(path).st_mtime_ns, precision)
     except OSError:
-        key = (path, 0)
+        key = (path, 0, precision)
     with _LOCK:
         if key not in _CACHE:
             match_threads(_worker_threads())
             model = load_keras_model(path)
             upsamples = upsampling_of(model)
             radius, align = _field(model, receptive_field, upsamples)
-            free = flexible(model)
+            arithmetic = resolve_precision(precision, model_kind=model.name)
+            free = with_precision(flexible(model), arithmetic)
             _CACHE[key] = Predictor(model=free, radius=radius, align=align,
                                     channels_in=int(model.inputs[0].shape[-1]),
                                     channels_out=int(model.outputs[0].shape[-1]),
-                                    split=_split(free), upsamples=upsamples)
+                                    split=_split(free), upsamples=upsamples,
+                                    precision=arithmetic)
         return _CACHE[key]
 
 

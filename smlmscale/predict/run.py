@@ -168,7 +168,7 @@ def _run_movie(plan: PredictPlan, *, client,
     settings, meta = plan.settings, plan.meta
     first, last = plan.frames
     factor = int(meta.get("upsampling") or 1)
-    predictor = cached_predictor(plan.model)
+    predictor = cached_predictor(plan.model, settings.precision)
     task, kernel_settings, extra = BLOCK_FUNCTIONS.get(meta.get("model"), DEFAULT_BLOCK)
     kernel = kernel_settings(settings, meta, plan.pixel_size_nm / factor)
     grid = grid_of(predictor, plan.image_shape, factor=factor, extra=extra(kernel),
@@ -185,7 +185,8 @@ def _run_movie(plan: PredictPlan, *, client,
         keep = staged.resumed and (density is None or density.resumed)
         todo = [(a, b) for a, b in blocks if not (keep and part_path(parts, a, b).exists())]
         jobs = [BlockJob(store=plan.input, start=a, stop=b, model=plan.model, parts=str(parts),
-                         density=None if density is None else str(density.path), first=first)
+                         density=None if density is None else str(density.path), first=first,
+                         precision=settings.precision)
                 for a, b in todo]
         run_tasks(client, task, jobs, grid, kernel,
                   total=len(blocks), name=lambda job: f"predict-frames-{job.start}-{job.stop}",

@@ -10,6 +10,7 @@ import pandas as pd
 from smlmscale.errors import InputError
 from smlmscale.localize.maxima import CONFIDENCE
 from smlmscale.predict.block import BlockSettings, unit_peak
+from smlmscale.predict.precision import PRECISIONS
 from smlmscale.settings import Settings, setting
 
 # Relative difference of pixel sizes accepted between the movie and the model.
@@ -53,6 +54,9 @@ class PredictSettings(Settings):
         Overrides the movie's pixel size (when it contradicts the model's, knowingly).
     max_uncertainty_nm : float or None
         locnet models: keep rows whose predicted uncertainties are all at most this, nm.
+    precision : {"auto", "float32", "bfloat16"}
+        Arithmetic of the model (:mod:`smlmscale.predict.precision`): ``auto`` is
+        bfloat16 for locnet models on a CPU with native bfloat16, float32 otherwise.
     """
 
     tile: int = setting(512, min=8, unit="upsampled px", help="Tile core side")
@@ -79,6 +83,10 @@ class PredictSettings(Settings):
         None, min=0, min_open=True, unit="nm", flag="--max-uncertainty",
         help="locnet models: drop localizations with a larger predicted uncertainty",
         default_text="keep all")
+    precision: str = setting("auto", choices=PRECISIONS,
+                             help="Model arithmetic: auto (bfloat16 for locnet on a CPU "
+                                  "with AVX512-BF16 or AMX, else float32), float32 or "
+                                  "bfloat16")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -38,6 +38,8 @@ class BlockJob:
         Density store (``t, y', x'`` float32, frame ``first`` of the run at index 0).
     first : int
         First frame of the run (``--frames``), index 0 of the density store.
+    precision : str
+        ``predict --precision`` (resolved on the worker).
     """
 
     store: str
@@ -47,6 +49,7 @@ class BlockJob:
     parts: str
     density: str | None = None
     first: int = 0
+    precision: str = "auto"
 
 
 def part_path(parts: str | os.PathLike, start: int, stop: int) -> Path:
@@ -62,7 +65,7 @@ def run_block(job: BlockJob, grid: TileGrid, settings: BlockSettings) -> tuple[i
     from smlmscale.predict.model_cache import cached_predictor
 
     frames = np.asarray(open_image_store(job.store).array[job.start:job.stop])
-    predictor = cached_predictor(job.model)
+    predictor = cached_predictor(job.model, job.precision)
     write = None
     if job.density is not None:
         density = zarr.open_array(os.path.join(job.density, "0"), mode="r+")

@@ -94,7 +94,8 @@ def test_cluster_prediction_equals_whole_movie_filters_and_resumes(client, model
     movie = _movie(tmp_path / "m.zarr")
     (whole, _), _ = _whole(movie, model)
     out = tmp_path / "l.parquet"
-    settings = PredictSettings(tile=16, frames_per_block=2)
+    # float32 like the reference (auto may pick bfloat16 on this CPU: test_precision.py)
+    settings = PredictSettings(tile=16, frames_per_block=2, precision="float32")
     result = predict_movie(tmp_path / "m.zarr", model, out, client=client, settings=settings)
     table, _ = read_table(out)
     _same(table.reset_index(drop=True), whole)
@@ -118,7 +119,8 @@ def test_cluster_prediction_equals_whole_movie_filters_and_resumes(client, model
 def test_resume_keeps_the_blocks_done_and_compares_the_cut(client, model, tmp_path):
     movie = _movie(tmp_path / "m.zarr")
     (whole, _), _ = _whole(movie, model)
-    settings = PredictSettings(tile=16, frames_per_block=3, max_uncertainty_nm=1e6)
+    settings = PredictSettings(tile=16, frames_per_block=3, max_uncertainty_nm=1e6,
+                               precision="float32")
     out = tmp_path / "r.parquet"
 
     def stop_after_one(done, total):
