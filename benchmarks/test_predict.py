@@ -96,11 +96,11 @@ def _contender(kind: str, movie, model, threads: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _predict(movie, model, out, client) -> tuple[float, object]:
+def _predict(movie, model, out, client, settings=None) -> tuple[float, object]:
     from smlmscale.predict.run import predict_movie
 
     started = time.perf_counter()
-    result = predict_movie(movie, model, out, client=client)
+    result = predict_movie(movie, model, out, client=client, settings=settings)
     return time.perf_counter() - started, result
 
 
@@ -226,29 +226,40 @@ def _picasso(movie_zarr, folder) -> dict | None:
 
 
 def test_locnet_fps_256(benchmark, folder, model, locnet_model, cluster_client):
-    """locnet vs deepstorm x4 vs Picasso on the same 256 px movie, in one run."""
+    """locnet vs deepstorm x4 vs Picasso on the same 256 px movie, in one run; locnet at
+    the default precision (``auto``: bfloat16 where the CPU has it) and in float32."""
+    from smlmscale.predict.model_cache import cached_predictor
     from smlmscale.predict.run import predict_movie
     from smlmscale.predict.settings import PredictSettings
 
     movie = condition_movie(folder / "movie256.zarr", frames=LOCNET_FRAMES, size=256, seed=3,
                             client=cluster_client).path
-    for m in (locnet_model, model):   # the one-off model load on each worker, untimed
+    float32 = PredictSettings(precision="float32")
+    for m, s in ((locnet_model, None), (locnet_model, float32), (model, None)):
+        # the one-off model load on each worker and the full-batch shapes, untimed
         predict_movie(movie, m, folder / f"warm_{m.name}.parquet", client=cluster_client,
-                      settings=PredictSettings(frames=(0, 2)), overwrite=True)
+                      settings=(s or PredictSettings()).replace(frames=(0, 40)),
+                      overwrite=True)
     seconds, result = benchmark.pedantic(
         lambda: _predict(movie, locnet_model, folder / "locnet.parquet", cluster_client),
         rounds=1, iterations=1)
+    seconds32, _ = _predict(movie, locnet_model, folder / "locnet32.parquet", cluster_client,
+                            float32)
     started = time.perf_counter()
     deep = predict_movie(movie, model, folder / "deepstorm.parquet", client=cluster_client,
                          settings=PredictSettings(frames=(0, DEEPSTORM_FRAMES)))
     deep_s = time.perf_counter() - started
     picasso = _picasso(movie, folder)
-    fps = {"locnet": LOCNET_FRAMES / seconds, "deepstorm_x4": DEEPSTORM_FRAMES / deep_s,
+    fps = {"locnet": LOCNET_FRAMES / seconds, "locnet_float32": LOCNET_FRAMES / seconds32,
+           "deepstorm_x4": DEEPSTORM_FRAMES / deep_s,
            "picasso": None if picasso is None else picasso["frames"] / picasso["seconds"]}
     RESULTS["locnet_fps"] = {
         "size_px": 256, "frames": {"locnet": LOCNET_FRAMES, "deepstorm_x4": DEEPSTORM_FRAMES},
         "fps": fps, "locnet_over_deepstorm": fps["locnet"] / fps["deepstorm_x4"],
         "locnet_over_picasso": None if picasso is None else fps["locnet"] / fps["picasso"],
+        "locnet_float32_over_picasso": None if picasso is None
+        else fps["locnet_float32"] / fps["picasso"],
+        "precision": cached_predictor(locnet_model, "auto").precision,
         "localizations": {"locnet": result.rows, "deepstorm_x4": deep.rows,
                           "picasso": None if picasso is None else picasso["localizations"]}}
     print(json.dumps(RESULTS["locnet_fps"], indent=1))
