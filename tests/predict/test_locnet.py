@@ -56,9 +56,9 @@ def _movie(path, frames=7, size=(37, 41), seed=1):
     return movie
 
 
-def _whole(movie, model, settings=None, tile=10_000, start=0, stop=None):
+def _whole(movie, model, settings=None, tile=10_000, start=0, stop=None, predictor=None):
     meta = json.loads((model / "smlmscale.json").read_text())
-    predictor = cached_predictor(model)
+    predictor = predictor or cached_predictor(model)
     grid = make_grid(movie.shape[1:], factor=1, align=predictor.align,
                      radius=predictor.radius + 1, tile=tile)
     stop = len(movie) if stop is None else stop

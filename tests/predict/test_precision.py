@@ -77,3 +77,17 @@ def test_bf16_clone_keeps_weights_and_float32_heads_and_agrees(tmp_path):
     features = np.asarray(bf16.split.frame(x[..., :1]), np.float32)
     reference = f32.split.frame(x[..., :1])
     assert np.abs(features - reference).max() <= 0.05 * np.ptp(reference)
+
+
+def test_bf16_tiles_equal_the_whole_movie(tmp_path):
+    """Tiled prediction equals whole-frame prediction in bfloat16 as in float32 (each
+    pixel's arithmetic does not depend on the tile it is computed in)."""
+    from tests.predict.test_locnet import _movie, _same, _whole
+
+    folder = locnet_folder(tmp_path / "m")
+    movie = _movie(tmp_path / "m.zarr")
+    bf16 = cached_predictor(folder, "bfloat16")
+    (whole, _), _ = _whole(movie, folder, predictor=bf16)
+    (tiled, _), grid = _whole(movie, folder, tile=16, predictor=bf16)
+    assert len(grid.windows()) > 1
+    _same(tiled, whole)
