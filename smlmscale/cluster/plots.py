@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from smlmscale.errors import InputError
-from smlmscale.io.outputs import check_output, staged_output
+from smlmscale.io.outputs import check_plot_path, staged_output
 
 DEFAULT_COLUMNS = ("n_localizations", "radius_of_gyration_nm", "extent_x_nm", "extent_y_nm",
                    "extent_z_nm", "hull_volume_nm3", "hull_area_nm2", "projected_area_nm2",
@@ -96,10 +95,7 @@ def plot_property_histograms(real: pd.DataFrame, randomized: pd.DataFrame | None
         if not (isinstance(table, pd.DataFrame) or (name == "randomized" and table is None)):
             raise InputError(f"{name} must be a pandas DataFrame of cluster properties, "
                              f"got {type(table).__name__}")
-    path = Path(os.fspath(path))
-    if path.suffix.lower() != ".png":
-        raise InputError("the plot must be a .png file", path=path)
-    check_output(path, overwrite=overwrite, kind="file")
+    path = check_plot_path(os.fspath(path), overwrite=overwrite)
     columns = list(columns)
     if not columns:
         raise InputError("no properties to plot", hint="pass at least one column")

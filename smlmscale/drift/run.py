@@ -138,16 +138,14 @@ def prepare_undrift(locs: str | os.PathLike, output: str | os.PathLike, *,
         An existing output, an unknown format, an unreadable table or one without
         ``frame``/``x_nm``/``y_nm``.
     """
-    from smlmscale.io.outputs import check_output
+    from smlmscale.io.outputs import check_output, check_plot_path
     from smlmscale.io.tables import read_table_lazy
     from smlmscale.io.tables.writer import prepare_output
 
     output = Path(output)
     settings = settings or UndriftSettings()
     drift_out = Path(drift_out) if drift_out else output.with_name(output.stem + "_drift.csv")
-    plot = Path(plot) if plot else None
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise InputError("the drift plot must be .png", path=plot)
+    plot = check_plot_path(plot, overwrite=overwrite, what="drift plot") if plot else None
     kwargs = {} if blocksize is None else {"blocksize": blocksize}
     table, meta = read_table_lazy(locs, **kwargs)
     missing = [c for c in ("frame", "x_nm", "y_nm") if c not in table.columns]
@@ -155,9 +153,7 @@ def prepare_undrift(locs: str | os.PathLike, output: str | os.PathLike, *,
         raise InputError(f"the table has no {', '.join(missing)} column", path=locs,
                          hint="undrift needs frames and x/y positions")
     prepare_output(output, meta=meta, format=format, overwrite=overwrite)
-    for path in (drift_out, plot):
-        if path is not None:
-            check_output(path, kind="file", overwrite=overwrite)
+    check_output(drift_out, kind="file", overwrite=overwrite)
     return UndriftPlan(locs=str(locs), output=output, format=format, drift_out=drift_out,
                        plot=plot, overwrite=overwrite, table=table, meta=meta,
                        settings=settings)

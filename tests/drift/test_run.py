@@ -108,7 +108,7 @@ def test_bad_inputs_raise_input_error(client, tmp_path):
     with pytest.raises(InputError, match="NaN or infinite x_nm"):
         estimate_drift(prepare_undrift(_bad(tmp_path, nan), tmp_path / "o.parquet"),
                        client=client)
-    with pytest.raises(InputError, match="must be .png"):
+    with pytest.raises(InputError, match="the drift plot must be a .png file"):
         prepare_undrift(tmp_path / "bad.parquet", tmp_path / "o.parquet", plot="d.jpg")
     with pytest.raises(InputError, match="rcc"):
         UndriftSettings(method="aim")
