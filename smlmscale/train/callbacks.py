@@ -137,7 +137,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         losses and learning rate) is appended before the checkpoint is written.
     early_stopping : ResumableEarlyStopping
         Its counters and best weights are saved with each checkpoint.
-    reduce_lr : ResumableReduceLROnPlateau
+    reduce_lr : ResumableReduceLROnPlateau, optional
+        Its counters are saved with each checkpoint; None under another schedule (the
+        cosine one is a function of the epoch alone: nothing to save).
     keep : int, optional
         Most recent checkpoints kept; older ones are removed.
     on_epoch : callable, optional
@@ -146,7 +148,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, folder: str | os.PathLike, history: str | os.PathLike, *,
                  early_stopping: ResumableEarlyStopping,
-                 reduce_lr: ResumableReduceLROnPlateau, keep: int = KEEP_CHECKPOINTS,
+                 reduce_lr: ResumableReduceLROnPlateau | None = None,
+                 keep: int = KEEP_CHECKPOINTS,
                  on_epoch: Callable[[int, dict], None] | None = None) -> None:
         super().__init__()
         self.folder = Path(os.fspath(folder))
@@ -180,7 +183,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             "best_weights": best,
             "stopped_early": bool(self.model.stop_training),
             "early_stopping": es.state(),
-            "reduce_lr": self.reduce_lr.state(),
+            "reduce_lr": {} if self.reduce_lr is None else self.reduce_lr.state(),
             "logs": logs,
         })
         prune_checkpoints(self.folder, self.keep)

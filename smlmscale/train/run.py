@@ -254,16 +254,20 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
         es.restore(state.early_stopping)
         best_weights = load_best_weights(model, state.best_weights)
         es.set_best_weights(best_weights)
-        rlr = ResumableReduceLROnPlateau(monitor=monitor, factor=settings.lr_factor,
-                                         patience=settings.lr_patience, min_lr=settings.min_lr)
-        rlr.restore(state.reduce_lr)
+        rlr = None
+        if settings.lr_schedule == "plateau":
+            rlr = ResumableReduceLROnPlateau(monitor=monitor, factor=settings.lr_factor,
+                                             patience=settings.lr_patience,
+                                             min_lr=settings.min_lr)
+            rlr.restore(state.reduce_lr)
         report = None if on_epoch is None else (
             lambda epoch, logs: on_epoch(epoch, settings.epochs, logs))
-        schedule = rlr if settings.lr_schedule == "plateau" else \
-            CosineLR(settings.epochs, settings.lr, settings.min_lr)
+        schedule = rlr if rlr is not None else CosineLR(settings.epochs, settings.lr,
+                                                         settings.min_lr)
         callbacks = [es, schedule, EpochCheckpoint(partial / md.CHECKPOINTS,
-                                              partial / md.HISTORY_FILE, early_stopping=es,
-                                              reduce_lr=rlr, on_epoch=report)]
+                                                   partial / md.HISTORY_FILE,
+                                                   early_stopping=es, reduce_lr=rlr,
+                                                   on_epoch=report)]
         if importlib.util.find_spec("tensorboard") is not None:
             callbacks.append(keras.callbacks.TensorBoard(log_dir=str(partial / md.LOGS),
                                                          write_graph=False))
