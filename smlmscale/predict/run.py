@@ -69,6 +69,9 @@ class PredictResult:
         The PNG of predicted uncertainties (locnet models).
     removed : int
         Localizations the ``--max-uncertainty`` cut removed.
+    precision : str
+        The model's arithmetic, ``--precision`` as resolved in this process (the workers
+        resolve it on their own CPUs).
     """
 
     path: str
@@ -81,6 +84,7 @@ class PredictResult:
     notes: list
     histogram: str | None = None
     removed: int = 0
+    precision: str = "float32"
 
     @property
     def frames_per_second(self) -> float:
@@ -209,7 +213,8 @@ def _run_movie(plan: PredictPlan, *, client,
                          blocks_resumed=len(blocks) - len(todo),
                          seconds=time.perf_counter() - started,
                          density=plan.density_out and str(plan.density_out), notes=notes,
-                         histogram=plan.histogram, removed=removed)
+                         histogram=plan.histogram, removed=removed,
+                         precision=predictor.precision)
 
 
 def _write_histogram(client, files: list[str], plan: PredictPlan) -> None:

@@ -201,6 +201,7 @@ def test_locnet_predicts_in_bfloat16_close_to_float32(scheduler, locnet, tmp_pat
         result = _run(scheduler, tmp_path / "m.zarr", "--model", locnet, "-o", out,
                       "--precision", precision)
         assert result.exit_code == 0, result.stderr
+        assert ("frames/s in bfloat16" in result.stderr) == (precision == "bfloat16")
         tables[precision] = pd.read_parquet(out)
     f32, bf16 = tables["float32"], tables["bfloat16"]
     assert len(f32) > 20 and abs(len(bf16) - len(f32)) <= 0.15 * len(f32)
