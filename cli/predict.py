@@ -24,8 +24,7 @@ def _summary(result) -> str:
                    if result.tasks_resumed else ""))
     return (f"wrote {result.path}: {result.rows} localizations in {result.frames} frames, "
             f"{result.frames_per_second:.1f} frames/s"
-            + (f" in {result.precision}" if getattr(result, "precision", "float32")
-               != "float32" else "")
+            + (f" in {result.precision}" if result.precision != "float32" else "")
             + (f" ({result.blocks_resumed} of {result.blocks} blocks resumed)"
                if result.blocks_resumed else "")
             + (f"; density {result.density}" if result.density else "")

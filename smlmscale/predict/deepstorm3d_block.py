@@ -170,7 +170,8 @@ def run_voxel_block(job, grid: TileGrid, settings: VoxelSettings) -> tuple[int, 
     from smlmscale.predict.tasks import part_path, write_part
 
     frames = np.asarray(open_image_store(job.store).array[job.start:job.stop])
-    table = predict_voxel_block(frames, job.start, cached_predictor(job.model, job.precision), grid, settings)
+    predictor = cached_predictor(job.model, job.precision)
+    table = predict_voxel_block(frames, job.start, predictor, grid, settings)
     write_part(table, part_path(job.parts, job.start, job.stop))
     return job.start, job.stop, len(table)
 
