@@ -69,6 +69,8 @@ class ModelKind:
         targets it cannot train on. None: the targets' size and ``output_channels``.
     fixed_loss : bool
         The kind trains with its own loss only, and that loss fits no other kind.
+    lr : float
+        Default initial learning rate of Adam (``train --lr``).
     """
 
     name: str
@@ -85,6 +87,7 @@ class ModelKind:
     options: Mapping[str, Any] = field(default_factory=dict)
     output_geometry: Callable[..., tuple[int, int, int]] | None = None
     fixed_loss: bool = False
+    lr: float = 1e-3
 
     def data_loss_params(self, attrs: Mapping[str, Any] | None) -> dict[str, Any]:
         """Parameters of the default loss from a patch set's attributes."""
@@ -182,7 +185,8 @@ MODEL_KINDS: dict[str, ModelKind] = _registry(
               factor=locnet.pooling_factor(locnet.DEFAULT_DEPTH),
               channels=locnet.CONTEXTS, output_channels=locnet.output_channels,
               configure=locnet.builder_kwargs, loss_params=locnet.loss_params,
-              summary="DECODE-like localization network at camera resolution"),
+              summary="DECODE-like localization network at camera resolution",
+              lr=locnet.DEFAULT_LR),
     ModelKind("deepstorm3d", ("deepstorm3d",), loss="deepstorm3d", target_scale=1.0,
               builder=deepstorm3d.build_deepstorm3d, channels=(1,),
               configure=deepstorm3d.builder_kwargs, loss_params=deepstorm3d.loss_params,

@@ -97,7 +97,8 @@ def _field(model: Any, receptive_field: Any, upsamples: int) -> tuple[int, int]:
         from smlmscale.models.locnet import pooling_factor, receptive_field_px
 
         depth = sum(1 for layer in model.layers if layer.name.startswith("context_pool"))
-        return receptive_field_px(depth), pooling_factor(depth)
+        heads = sum(1 for layer in model.layers if layer.name == "context_head")
+        return receptive_field_px(depth, heads), pooling_factor(depth)
     return receptive_field(model, upsampling=upsamples)
 
 

@@ -46,8 +46,10 @@ class TrainSettings(Settings):
         Last epoch to train to (a resumed run continues up to it).
     batch_size : int
         Patches per step (the global batch, split across GPUs).
-    lr : float
-        Initial learning rate of Adam.
+    lr : float or None
+        Initial learning rate of Adam; None for the model kind's
+        (:attr:`~smlmscale.models.kinds.ModelKind.lr`: 1e-3, locnet 2e-3), which the
+        settings then hold.
     loss : str or None
         ``mse``, ``blurred-mse`` or ``poisson``; None for the model's default.
     target_scale : float or None
@@ -97,7 +99,8 @@ class TrainSettings(Settings):
     model: str = setting("deepstorm", help=_model_help())
     epochs: int = setting(50, min=1, help="Train up to this epoch")
     batch_size: int = setting(16, min=1, help="Patches per step, split across GPUs")
-    lr: float = setting(1e-3, min=0, min_open=True, help="Initial learning rate of Adam")
+    lr: float | None = setting(None, min=0, min_open=True, default_text="1e-3; locnet 2e-3",
+                               help="Initial learning rate of Adam")
     loss: str | None = setting(None, help="Loss: " + ", ".join(LOSS_NAMES),
                                default_text=_by_model("loss"))
     target_scale: float | None = setting(None, min=0, min_open=True,
@@ -154,6 +157,8 @@ class TrainSettings(Settings):
             raise InputError(f"unknown loss {self.loss!r}", param="loss",
                              hint=f"choose one of {', '.join(LOSS_NAMES)}")
         self._check_model_fields()
+        if self.lr is None:
+            object.__setattr__(self, "lr", float(model_kind(self.model).lr))
         if self.learn_mask and self.model != "deepstorm3d":
             raise InputError(f"--learn-mask applies to --model deepstorm3d, not {self.model}",
                              param="learn_mask", hint="leave it out, or train deepstorm3d")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smlmscale.localize.locnet import (MAX_PER_WINDOW, MIN_EXTRA_P, empty_table,
+from smlmscale.localize.locnet import (MAX_PER_WINDOW, MIN_EXTRA_P, SPLIT_AT, empty_table,
                                        local_maxima, locnet_candidates, output_channels,
                                        table_columns)
 from smlmscale.localize.locnet_mixture import window_mixture
@@ -35,7 +35,7 @@ def naive_candidates(p, threshold):
                         ok &= v > p[t, r, c] if before else v >= p[t, r, c]
                 if not (ok and total >= threshold):
                     continue
-                n = int(min(max(np.floor(total + 0.5), 1), MAX_PER_WINDOW))
+                n = int(min(max(np.floor(total + 1 - SPLIT_AT), 1), MAX_PER_WINDOW))
                 picks = [(r, c) for q, _, r, c in sorted(near)[:n - 1] if -q >= MIN_EXTRA_P]
                 for r, c in [(i, j), *picks]:
                     if (t, r, c) not in claimed:
@@ -150,12 +150,17 @@ def test_a_window_of_two_emitters_gives_two_candidates():
     np.testing.assert_allclose(one[["x_nm", "y_nm"]].to_numpy(),
                                [[0.55 * 280.0 + 0.45 * 330.0, 0.55 * 250.0 + 0.45 * 260.0]],
                                rtol=1e-6)
-    maps[0, 2, 3, 0] = 0.2                          # sum 2.0 but the other pixel is faint
-    maps[0, 1, 1:4, 0] = 0.2
-    maps[0, 3, 1:4, 0] = 0.2
+    maps[0, 2, 3, 0] = 0.12                         # sum 1.44 but the other pixels are faint
+    maps[0, 1, 1:4, 0] = 0.12
+    maps[0, 3, 1:4, 0] = 0.12
     maps[0, 2, 1, 0] = 0.05
+    assert 0.12 < MIN_EXTRA_P and 1.44 >= 1 + SPLIT_AT
     faint = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
     assert len(faint) == 1
+    maps[0, 2, 3, 0] = 0.12 + 2 * MIN_EXTRA_P       # now one is bright enough: two
+    assert len(locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)) == 2
+    maps[0, 2, 3, 0], maps[0, 1, 1:3, 0] = 0.2, 0.0  # sum 1.28: short of 1 + SPLIT_AT: one
+    assert len(locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)) == 1
 
 
 def test_no_two_candidates_are_neighbours():

@@ -59,6 +59,8 @@ def test_builder_refuses_bad_arguments():
         build_locnet((16, 16, 3), is_3d=True, photon_scale=1000.0, z_range_nm=(5, -5))
     with pytest.raises(InputError, match="positive photon scale"):
         build_locnet((16, 16, 3), photon_scale=0.0)
+    with pytest.raises(InputError, match="head_filters >= 0"):
+        build_locnet((16, 16, 3), photon_scale=1000.0, head_filters=-1)
 
 
 def test_record_maps_targets_to_outputs():
@@ -88,6 +90,8 @@ def test_build_reads_the_patch_set_attrs():
                       "background_scale": locnet.DEFAULT_BACKGROUND_SCALE["photons/px"]}
     assert locnet.builder_kwargs({}, (16, 16, 3), (16, 16, 6))["z_range_nm"] == \
         locnet.DEFAULT_Z_RANGE_NM
+    assert locnet.builder_kwargs({"head_filters": 0}, (16, 16, 3), (16, 16, 5))[
+        "head_filters"] == 0
     with pytest.raises(InputError, match="is_3d"):
         locnet.builder_kwargs({"is_3d": False}, (16, 16, 3), (16, 16, 6))
     with pytest.raises(InputError, match="context"):
@@ -115,13 +119,17 @@ def test_trains_saves_and_reloads_in_safe_mode(tmp_path):
     assert isinstance(keras.saving.load_model(path, safe_mode=True), keras.Model)
 
 
-def test_receptive_field():
+@pytest.mark.parametrize(("head_filters", "radius"), [(0, 26), (4, 27)])
+def test_receptive_field(head_filters, radius):
     assert locnet.pooling_factor(2) == 4
-    assert locnet.receptive_field_px(2) == 26
-    model = build_locnet((None, None, 1), photon_scale=1000.0, filters=4)
+    assert locnet.receptive_field_px(2, head_convs=int(head_filters > 0)) == radius
+    model = build_locnet((None, None, 1), photon_scale=1000.0, filters=4,
+                         head_filters=head_filters)
+    assert any(layer.name == "context_head" for layer in model.layers) == (head_filters > 0)
     x = _frames((1, 64, 64, 1))
     y = x.copy()
     y[0, 0, 0, 0] += 10.0  # a change in a corner reaches at most the radius away
     diff = np.abs(np.asarray(model(x)) - np.asarray(model(y))).max(axis=-1)[0]
     rows, cols = np.nonzero(diff > 1e-6)
-    assert rows.max() <= locnet.receptive_field_px(2) and cols.max() <= 26
+    assert rows.max() <= radius and cols.max() <= radius
+    assert max(rows.max(), cols.max()) >= radius - 4     # the bound is nearly reached

@@ -39,6 +39,11 @@ def test_defaults_per_model():
     assert counts.loss_name == "poisson" and counts.scale == 1.0 and counts.loss_params() == {}
     assert TrainSettings(model="unet", target_scale=5.0).scale == 5.0
     assert TrainSettings(loss="blurred-mse", target_sigma_px=2.0).loss_params()["sigma_px"] == 2
+    # the learning rate: the kind's unless given, and held by the settings (the record)
+    assert TrainSettings().lr == 1e-3 and TrainSettings(model="locnet").lr == 2e-3
+    assert TrainSettings(model="locnet", lr=5e-4).lr == 5e-4
+    stored = TrainSettings(model="locnet")
+    assert TrainSettings.from_mapping(stored.to_mapping()).lr == 2e-3
 
 
 def test_round_trip_and_resume_merge():
