@@ -152,6 +152,7 @@ def test_parameters_config_and_bad_shapes(losses):
     again = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(again, losses.LocNetLoss)
     assert (again.is_3d, again.max_emitters, again.background_weight) == (True, 7, 0.5)
+    assert again.detection_weight == losses.DETECTION_WEIGHT == 2.0 == loss.detection_weight
     for bad in ({"max_emitters": 0}, {"detection_weight": -1.0}, {"count_weight": "1"}):
         with pytest.raises(InputError, match="locnet loss"):
             losses.locnet_loss(**bad)
