@@ -27,8 +27,9 @@ apart, whose probability the network puts in two neighbouring pixels, are then b
 where the local-maximum rule alone would merge them. :data:`SPLIT_AT` is 0.4, not 0.5 (a
 plain rounding), because the detection term of the loss makes ``p`` under-confident on
 pixels it cannot tell apart, so the sum of a close pair's window tends to fall short of 2
-(measured on movies of other seeds than the benchmark's, 0.5-6 emitters per um^2: 0.4
-raises the Jaccard index at 2 and 6 per um^2 by 0.009 and 0.018 and leaves it at 0.5).
+(measured with the benchmark's model on movies of other seeds than its own, 0.5-6
+emitters per um^2: 0.4 raises the Jaccard index by 0.001 / 0.006 / 0.018 at 0.5 / 2 / 6
+per um^2; an extra pixel from p 0.15 rather than 0.25 adds up to 0.007 at 6 per um^2).
 A pixel claimed by two windows goes to the first maximum in raster order; the ``n``
 candidates of a window share its ``confidence = min(1, sum / n)``.
 
@@ -47,8 +48,9 @@ uncertainties are the candidate pixel's own (sigmas in nm, ``px * pixel_size_nm`
 and the windows of the maxima that may claim the same pixel), and a candidate's position
 reads the candidates within 2 px of it (their maxima 1 px further), so a tile whose
 output maps reach at least 7 px beyond the core it owns (``core``), and whose maps equal
-the whole frame's there (a halo at least the receptive radius + 7), gives exactly the whole frame's candidates of its core (a
-window's candidates belong to the tile owning its maximum). Pass ``frame_shape`` when the
+the whole frame's there (a halo at least the receptive radius + 7), gives exactly the
+whole frame's candidates of its core (a window's candidates belong to the tile owning its
+maximum). Pass ``frame_shape`` when the
 maps hold padding beyond the frame (a model that needs multiples of its pooling factor).
 
 NumPy in, pandas out; vectorized over frames and pixels (no Python loop over pixels).
@@ -182,9 +184,9 @@ def window_candidates(p: np.ndarray, box: Sequence[int], threshold: float
     Returns ``(t, i, j, confidence)`` (map pixels; confidence ``min(1, sum / n)``) sorted
     in raster order: the local maxima whose 3 x 3 sum passes ``threshold`` and the
     ``n - 1`` brightest other pixels of each window whose sum reaches ``n - 1 + SPLIT_AT``
-    for ``n >= 2`` (see
-    the module's docstring). Maxima up to 2 px beyond ``box`` are found too, so a pixel
-    two windows claim goes to the same one in every tile; only ``box``'s windows return.
+    for ``n >= 2`` (see the module's docstring). Maxima up to 2 px beyond ``box`` are
+    found too, so a pixel two windows claim goes to the same one in every tile; only
+    ``box``'s windows return.
     """
     grown = _grown(box, p.shape[1:], 2)
     sums = window_sums(p, grown)

@@ -3,9 +3,10 @@
 The network follows DECODE (Speiser et al., Nat. Methods 2021): a *frame* U-Net whose
 weights are shared by the K consecutive frames of the input (applied to each frame on its
 own), the K feature maps concatenated, a *context* U-Net over them, one shared 3x3
-convolution and 1x1-convolution heads giving, per camera pixel, a detection probability, the sub-pixel offset of the
-emitter from the pixel centre (and its z), its photons, their standard deviations and the
-background. The output channels, in this order (:func:`output_names`), are
+convolution and 1x1-convolution heads giving, per camera pixel, a detection probability,
+the sub-pixel offset of the emitter from the pixel centre (and its z), its photons, their
+standard deviations and the background. The output channels, in this order
+(:func:`output_names`), are
 
 - 2D (8): ``p, photons, dx, dy, sigma_photons, sigma_x, sigma_y, background``;
 - 3D (10): ``p, photons, dx, dy, z, sigma_photons, sigma_x, sigma_y, sigma_z, background``,
