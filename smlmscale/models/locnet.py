@@ -45,6 +45,8 @@ DEFAULT_FILTERS = 16
 DEFAULT_DEPTH = 2
 #: Default filters of the shared 3x3 convolution before the 1x1 heads (0: none).
 DEFAULT_HEAD_FILTERS = 16
+#: Name of that convolution's layer (:func:`model_field` reads it back).
+HEAD_CONV_LAYER = "context_head"
 #: Default initial learning rate of Adam for locnet (``train --lr``): on the accuracy
 #: benchmark's 10,000 simulated steps, 2e-3 reaches a validation loss of 460.0 where 1e-3
 #: reaches 470.3, and the lateral RMSE at 0.5 emitters/um^2 falls from 1.83 to 1.50x the CRLB.
@@ -53,8 +55,8 @@ DEFAULT_LR = 2e-3
 __all__ = ["CONTEXTS", "DEFAULT_DEPTH", "DEFAULT_FILTERS", "DEFAULT_HEAD_FILTERS",
            "DEFAULT_LR", "DEFAULT_PHOTON_SCALE",
            "DEFAULT_Z_RANGE_NM", "build_locnet", "builder_kwargs", "channel_index",
-           "head_constants", "output_channels", "output_names", "pooling_factor",
-           "receptive_field_px", "split_locnet"]
+           "HEAD_CONV_LAYER", "head_constants", "model_field", "output_channels",
+           "output_names", "pooling_factor", "receptive_field_px", "split_locnet"]
 
 
 def output_names(is_3d: bool) -> tuple[str, ...]:
@@ -104,6 +106,15 @@ def receptive_field_px(depth: int, head_convs: int = 0) -> int:
     per 3x3 convolution before the heads (``head_convs``: 1 with ``head_filters``, else 0).
     """
     return 2 * (4 * 2 ** int(depth) - 3) + int(head_convs)
+
+
+def model_field(model: Any) -> tuple[int, int]:
+    """``(radius, align)`` in px of a built or loaded locnet model, read off its layers
+    (its pooling levels, and whether it has the shared head convolution): its
+    :func:`receptive_field_px` and :func:`pooling_factor`."""
+    names = [layer.name for layer in model.layers]
+    depth = sum(1 for name in names if name.startswith("context_pool"))
+    return receptive_field_px(depth, names.count(HEAD_CONV_LAYER)), pooling_factor(depth)
 
 
 def loss_params(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,7 +310,7 @@ def build_locnet(input_shape: Sequence[int], *, is_3d: bool = False,
     x = maps[0] if context == 1 else keras.layers.Concatenate(name="frames_join")(maps)
     x = _unet(keras, x, filters=filters, depth=depth, prefix="context")
     if head_filters:
-        x = _conv(keras.layers, x, int(head_filters), "context_head")
+        x = _conv(keras.layers, x, int(head_filters), HEAD_CONV_LAYER)
     out = _heads(keras, x, photon_scale=float(photon_scale), z_range=z_range,
                  background_scale=float(background_scale))
     outputs = keras.layers.Concatenate(name="locnet_output")(out)

@@ -94,11 +94,9 @@ def flexible(model: Any) -> Any:
 def _field(model: Any, receptive_field: Any, upsamples: int) -> tuple[int, int]:
     """``(radius, align)``; locnet's nested per-frame U-Net from its builder's formula."""
     if model.name == "locnet":
-        from smlmscale.models.locnet import pooling_factor, receptive_field_px
+        from smlmscale.models.locnet import model_field
 
-        depth = sum(1 for layer in model.layers if layer.name.startswith("context_pool"))
-        heads = sum(1 for layer in model.layers if layer.name == "context_head")
-        return receptive_field_px(depth, heads), pooling_factor(depth)
+        return model_field(model)
     return receptive_field(model, upsampling=upsamples)
 
 

@@ -48,8 +48,7 @@ class TrainSettings(Settings):
         Patches per step (the global batch, split across GPUs).
     lr : float or None
         Initial learning rate of Adam; None for the model kind's
-        (:attr:`~smlmscale.models.kinds.ModelKind.lr`: 1e-3, locnet 2e-3), which the
-        settings then hold.
+        (:attr:`~smlmscale.models.kinds.ModelKind.lr`), which the settings then hold.
     loss : str or None
         ``mse``, ``blurred-mse`` or ``poisson``; None for the model's default.
     target_scale : float or None
@@ -99,7 +98,7 @@ class TrainSettings(Settings):
     model: str = setting("deepstorm", help=_model_help())
     epochs: int = setting(50, min=1, help="Train up to this epoch")
     batch_size: int = setting(16, min=1, help="Patches per step, split across GPUs")
-    lr: float | None = setting(None, min=0, min_open=True, default_text="1e-3; locnet 2e-3",
+    lr: float | None = setting(None, min=0, min_open=True, default_text=_by_model("lr"),
                                help="Initial learning rate of Adam")
     loss: str | None = setting(None, help="Loss: " + ", ".join(LOSS_NAMES),
                                default_text=_by_model("loss"))

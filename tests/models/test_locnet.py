@@ -125,7 +125,9 @@ def test_receptive_field(head_filters, radius):
     assert locnet.receptive_field_px(2, head_convs=int(head_filters > 0)) == radius
     model = build_locnet((None, None, 1), photon_scale=1000.0, filters=4,
                          head_filters=head_filters)
-    assert any(layer.name == "context_head" for layer in model.layers) == (head_filters > 0)
+    assert any(layer.name == locnet.HEAD_CONV_LAYER
+               for layer in model.layers) == (head_filters > 0)
+    assert locnet.model_field(model) == (radius, 4)
     x = _frames((1, 64, 64, 1))
     y = x.copy()
     y[0, 0, 0, 0] += 10.0  # a change in a corner reaches at most the radius away
