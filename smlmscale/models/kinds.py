@@ -185,6 +185,7 @@ MODEL_KINDS: dict[str, ModelKind] = _registry(
               factor=locnet.pooling_factor(locnet.DEFAULT_DEPTH),
               channels=locnet.CONTEXTS, output_channels=locnet.output_channels,
               configure=locnet.builder_kwargs, loss_params=locnet.loss_params,
+              options=locnet.OPTIONS,
               summary="DECODE-like localization network at camera resolution",
               lr=locnet.DEFAULT_LR),
     ModelKind("deepstorm3d", ("deepstorm3d",), loss="deepstorm3d", target_scale=1.0,

@@ -45,6 +45,8 @@ DEFAULT_FILTERS = 16
 DEFAULT_DEPTH = 2
 #: Default filters of the shared 3x3 convolution before the 1x1 heads (0: none).
 DEFAULT_HEAD_FILTERS = 16
+#: Defaults of the training options this model reads (``train --filters``).
+OPTIONS: dict[str, Any] = {"filters": DEFAULT_FILTERS}
 #: Name of that convolution's layer (:func:`model_field` reads it back).
 HEAD_CONV_LAYER = "context_head"
 #: Default initial learning rate of Adam for locnet (``train --lr``): on the accuracy
@@ -54,7 +56,7 @@ DEFAULT_LR = 2e-3
 
 __all__ = ["CONTEXTS", "DEFAULT_DEPTH", "DEFAULT_FILTERS", "DEFAULT_HEAD_FILTERS",
            "DEFAULT_LR", "DEFAULT_PHOTON_SCALE",
-           "DEFAULT_Z_RANGE_NM", "build_locnet", "builder_kwargs", "channel_index",
+           "DEFAULT_Z_RANGE_NM", "OPTIONS", "build_locnet", "builder_kwargs", "channel_index",
            "HEAD_CONV_LAYER", "head_constants", "model_field", "output_channels",
            "output_names", "pooling_factor", "receptive_field_px", "split_locnet"]
 

@@ -19,6 +19,8 @@ from typing import Any
 from smlmscale.io.modeldir import MODEL_FILE, load_keras_model
 
 _LOCK = threading.Lock()
+#: (model file, mtime) -> the loaded model; (model file, mtime, arithmetic) -> predictor.
+_LOADED: dict[tuple[str, int], Any] = {}
 _CACHE: dict[tuple[str, int, str], Predictor] = {}
 
 
@@ -81,14 +83,13 @@ def match_threads(threads: int | None) -> bool:
     return True
 
 
-def flexible(model: Any) -> Any:
-    """The same network and weights with free spatial input dimensions."""
-    import keras
+def flexible(model: Any, precision: str = "float32") -> Any:
+    """The same network and weights with free spatial input dimensions, computing in
+    ``precision`` (``"float32"`` or ``"bfloat16"``; one clone either way)."""
+    from smlmscale.predict.precision import with_precision
 
     channels = int(model.inputs[0].shape[-1])
-    clone = keras.models.clone_model(model, input_tensors=keras.Input((None, None, channels)))
-    clone.set_weights(model.get_weights())
-    return clone
+    return with_precision(model, precision, input_shape=(None, None, channels))
 
 
 def _field(model: Any, receptive_field: Any, upsamples: int) -> tuple[int, int]:
@@ -122,7 +123,8 @@ def _split(model: Any) -> Any:
 
 
 def cached_predictor(folder: str | os.PathLike, precision: str = "float32") -> Predictor:
-    """The :class:`Predictor` of a model folder, loaded once per process and precision.
+    """The :class:`Predictor` of a model folder: loaded once per process, cloned once per
+    arithmetic (``"auto"`` and the precision it resolves to give the same predictor).
 
     Parameters
     ----------
@@ -137,22 +139,26 @@ def cached_predictor(folder: str | os.PathLike, precision: str = "float32") -> P
     InputError
         When ``model.keras`` is missing or cannot be loaded, or for an unknown precision.
     """
-    from smlmscale.predict.precision import resolve_precision, with_precision
+    from smlmscale.predict.precision import resolve_precision
     from smlmscale.predict.receptive import receptive_field
 
     path = os.path.abspath(os.path.join(os.fspath(folder), MODEL_FILE))
     try:
-        key = (path, os.stat(path).st_mtime_ns, precision)
+        loaded = (path, os.stat(path).st_mtime_ns)
     except OSError:
-        key = (path, 0, precision)
+        loaded = (path, 0)
     with _LOCK:
-        if key not in _CACHE:
+        if loaded not in _LOADED:
             match_threads(_worker_threads())
-            model = load_keras_model(path)
+            _LOADED[loaded] = load_keras_model(path)
+        model = _LOADED[loaded]
+        # keyed by the arithmetic, not the request: "auto" and what it resolves to share one
+        arithmetic = resolve_precision(precision, model_kind=model.name)
+        key = (*loaded, arithmetic)
+        if key not in _CACHE:
             upsamples = upsampling_of(model)
             radius, align = _field(model, receptive_field, upsamples)
-            arithmetic = resolve_precision(precision, model_kind=model.name)
-            free = with_precision(flexible(model), arithmetic)
+            free = flexible(model, arithmetic)
             _CACHE[key] = Predictor(model=free, radius=radius, align=align,
                                     channels_in=int(model.inputs[0].shape[-1]),
                                     channels_out=int(model.outputs[0].shape[-1]),
@@ -164,6 +170,7 @@ def cached_predictor(folder: str | os.PathLike, precision: str = "float32") -> P
 def clear_cache() -> None:
     """Forget the loaded models of this process."""
     with _LOCK:
+        _LOADED.clear()
         _CACHE.clear()
 
 

@@ -79,11 +79,16 @@ def _keeps_float32(layer: Any, last: str) -> bool:
     return layer.name.startswith(FLOAT32_PREFIXES) or layer.name == last
 
 
-def with_precision(model: Any, precision: str) -> Any:
-    """``model`` itself for ``"float32"``; for ``"bfloat16"``, a clone with the same weights
-    computing in bfloat16 but for its heads (:data:`FLOAT32_PREFIXES`, and the last layer
-    of any other model), which compute in float32."""
-    if precision == "float32":
+def with_precision(model: Any, precision: str, *, input_shape: tuple | None = None) -> Any:
+    """``model`` computing in ``precision``, with ``input_shape`` if given: one clone.
+
+    For ``"float32"`` and no ``input_shape``, ``model`` itself. For ``"bfloat16"``, a
+    clone with the same float32 weights computing in bfloat16 but for its heads
+    (:data:`FLOAT32_PREFIXES`, and the last layer of any other model), which compute in
+    float32. ``input_shape`` (without the batch axis, e.g. ``(None, None, K)`` for free
+    spatial dimensions) gives the clone another input in the same clone.
+    """
+    if precision == "float32" and input_shape is None:
         return model
     import keras
 
@@ -91,11 +96,13 @@ def with_precision(model: Any, precision: str) -> Any:
 
     def clone(layer: Any) -> Any:
         config = layer.get_config()
-        if isinstance(layer, keras.layers.Layer) and "dtype" in config \
-                and not _keeps_float32(layer, last):
+        if precision != "float32" and isinstance(layer, keras.layers.Layer) \
+                and "dtype" in config and not _keeps_float32(layer, last):
             config["dtype"] = "mixed_bfloat16"
         return layer.__class__.from_config(config)
 
-    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    inputs = None if input_shape is None else keras.Input(tuple(input_shape))
+    copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone,
+                                    recursive=True)
     copy.set_weights(model.get_weights())
     return copy

@@ -34,6 +34,12 @@ def _by_model(attribute: str) -> str:
     return "; ".join([first, *(f"{name} {text}" for name, text in texts[1:] if text != first)])
 
 
+def _options_text(option: str) -> str:
+    """``"deepstorm3d 64; locnet 16"``: an option's default per model that reads it."""
+    return "; ".join(f"{k.name} {k.options[option]:g}" for k in MODEL_KINDS.values()
+                     if option in k.options)
+
+
 @dataclass(frozen=True)
 class TrainSettings(Settings):
     """How to train a model on a patch set.
@@ -82,11 +88,15 @@ class TrainSettings(Settings):
     steps_per_epoch : int or None
         Batches per epoch of ``--simulate`` training (None: 500); a patch-set epoch is one
         pass over its training split.
-    dilation_max, scaling_factor, filters : int, float, int or None
+    dilation_max, scaling_factor : int, float or None
         deepstorm3d only (its record's ``options``; None: the model's default): the
-        largest dilation (16 or 4, the seed's ``dilation_flag``), the spike of one
-        emitter in the output grid (the seed's ``scaling_factor``), and the feature maps
-        of its convolutions. Given for another model, they are refused.
+        largest dilation (16 or 4, the seed's ``dilation_flag``) and the spike of one
+        emitter in the output grid (the seed's ``scaling_factor``). Given for another
+        model, they are refused.
+    filters : int or None
+        deepstorm3d and locnet (None: the model's default, 64 and 16): the feature maps
+        of deepstorm3d's convolutions, or of locnet's full-resolution level (doubled per
+        pooling level). Refused for the other models.
     learn_mask : bool
         deepstorm3d only: learn the phase mask jointly with the CNN, imaging the patch
         set's emitters through ``psf`` (the seed's ``learn_mask``;
@@ -137,8 +147,9 @@ class TrainSettings(Settings):
     scaling_factor: float | None = setting(None, min=0, min_open=True, default_text="800",
                                            help="deepstorm3d: the spike of one emitter in "
                                                 "the voxel grid (the output's maximum)")
-    filters: int | None = setting(None, min=1, default_text="64",
-                                  help="deepstorm3d: feature maps of the convolutions")
+    filters: int | None = setting(None, min=1, default_text=_options_text("filters"),
+                                  help="deepstorm3d, locnet: feature maps of the "
+                                       "convolutions (locnet: of its full-resolution level)")
     learn_mask: bool = setting(False, help="deepstorm3d: learn the phase mask with the CNN, "
                                            "imaging the patch set's emitters through --psf")
     psf: str | None = setting(None, help="--learn-mask: PSF file (smlmscale psf) giving the "

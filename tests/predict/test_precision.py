@@ -79,6 +79,18 @@ def test_bf16_clone_keeps_weights_and_float32_heads_and_agrees(tmp_path):
     assert np.abs(features - reference).max() <= 0.05 * np.ptp(reference)
 
 
+def test_auto_shares_the_predictor_of_the_precision_it_resolves_to(tmp_path, monkeypatch):
+    folder = locnet_folder(tmp_path / "m")
+    monkeypatch.setattr(pr, "_gpu_visible", lambda: False)
+    monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: True)
+    assert cached_predictor(folder, "auto") is cached_predictor(folder, "bfloat16")
+    monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: False)
+    f32 = cached_predictor(folder, "auto")
+    assert f32 is cached_predictor(folder, "float32") and f32.precision == "float32"
+    # one clone: free spatial input and float32 weights, a new model
+    assert tuple(f32.model.inputs[0].shape) == (None, None, None, 3)
+
+
 def test_bf16_tiles_equal_the_whole_movie(tmp_path):
     """Tiled prediction equals whole-frame prediction in bfloat16 as in float32 (each
     pixel's arithmetic does not depend on the tile it is computed in)."""

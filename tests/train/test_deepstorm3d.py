@@ -41,14 +41,18 @@ def voxel_set(tmp_path_factory):
     return folder / "ps.zarr"
 
 
-def test_model_options_apply_to_deepstorm3d_only():
+def test_model_options_apply_to_the_models_that_read_them():
     settings = TrainSettings(model="deepstorm3d", dilation_max=4)
     assert settings.model_options() == {"dilation_max": 4, "scaling_factor": 800.0,
                                         "filters": 64}
     assert settings.loss_name == "deepstorm3d" and settings.scale == 1.0
     assert TrainSettings().model_options() == {}
+    # --filters: deepstorm3d's and locnet's (each with its own default), no other model's
+    assert TrainSettings(model="locnet").model_options() == {"filters": 16}
+    assert TrainSettings(model="locnet", filters=24).model_options() == {"filters": 24}
     for given, message in [
         ({"dilation_max": 16}, "--dilation-max does not apply to --model deepstorm"),
+        ({"model": "unet", "filters": 8}, "--filters does not apply to --model unet"),
         ({"model": "locnet", "scaling_factor": 800.0},
          "--scaling-factor does not apply to --model locnet"),
         ({"model": "deepstorm3d", "loss": "mse"}, "--loss mse does not train --model "

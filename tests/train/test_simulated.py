@@ -112,11 +112,16 @@ def test_simulated_training_records_the_simulation(tmp_path):
     from smlmscale.train.run import train_model
 
     params = _yaml(tmp_path / "sim.yaml", json.dumps(SMALL))
-    given = {"model": "locnet", "epochs": 1, "batch_size": 4, "steps_per_epoch": 2}
+    given = {"model": "locnet", "epochs": 1, "batch_size": 4, "steps_per_epoch": 2,
+             "filters": 8}
     result = train_model(None, tmp_path / "m", given=given, simulate=params)
+    # train --filters reaches the builder: 8 at full resolution, doubled per level
+    assert result.model.get_layer("context_down0").filters == 8
+    assert result.model.get_layer("context_bottom").filters == 32
     meta = json.loads((tmp_path / "m" / md.META_FILE).read_text())
     sim = SimTrainSettings.from_mapping(SMALL)
     assert meta["normalization"] == sim.normalization
     assert meta["simulation"] == sim.to_mapping() and meta["generator"] == "frames"
     assert meta["loss"]["max_emitters"] == sim.max_emitters
+    assert meta["model_options"] == {"filters": 8}
     assert result.monitor == "val_loss" and np.isfinite(result.best)
