@@ -40,8 +40,12 @@ SIGMA_UNIT = {"xy": 1.0, "photons": 0.1, "z": 0.1}
 SIGMA_FLOOR = 0.01
 #: Initial bias of the detection head: sigmoid(-4) ~ 0.018, a sparse prior.
 P_BIAS = -4.0
-#: Default filters at full resolution and pooling levels of both U-Nets.
-DEFAULT_FILTERS = 16
+#: Default filters at full resolution and pooling levels of both U-Nets. 24 rather than
+#: 16: on the accuracy benchmark's 10,000 simulated steps the validation loss falls from
+#: 499.6 to 480.6 and the lateral RMSE at 0.5 emitters/um^2 from 1.64 to 1.49x the CRLB
+#: (1.55 to 1.47x on movies of other seeds); training takes 1,034 s instead of 806, and
+#: bfloat16 prediction of 256 px frames 28 instead of 44 frames/s (2 CPU cores).
+DEFAULT_FILTERS = 24
 DEFAULT_DEPTH = 2
 #: Default filters of the shared 3x3 convolution before the 1x1 heads (0: none).
 DEFAULT_HEAD_FILTERS = 16
@@ -250,16 +254,19 @@ def build_locnet(input_shape: Sequence[int], *, is_3d: bool = False,
     half the z range nm); ``background`` softplus x ``background_scale``.
 
     Departures from DECODE, for CPU speed (the network runs on the camera frame, so every
-    full-resolution convolution counts): 16 instead of 48 filters; one 3x3 convolution per
+    full-resolution convolution counts): 24 instead of 48 filters; one 3x3 convolution per
     U-Net level instead of two; the up path reduces channels by a 1x1 convolution at low
     resolution before upsampling (nearest) instead of a convolution after it; one 3x3
     convolution shared by the heads instead of one per head. Measured with
     ``predict_on_batch`` on 256x256x3 frames (batch 8, 2 CPU threads, before the shared
-    head convolution): 14.6 frames/s at the defaults (24 filters: 8.3, 32: 5.8) against
-    0.96 for ``deepstorm`` on the 4x-upsampled frame (1024x1024), 15x; the shared head
-    convolution adds 9 % in float32 and 3 % in bfloat16 (one thread, 264 px: 30.7 -> 33.5
-    and 21.1 -> 21.8 ms/frame). Trained by the accuracy benchmark's 10,000 simulated
-    steps it lowers the validation loss from 478.5 to 470.3. Training
+    head convolution): 14.6 frames/s at 16 filters (24: 8.3, 32: 5.8) against 0.96 for
+    ``deepstorm`` on the 4x-upsampled frame (1024x1024); through ``predict`` on a 256 px
+    movie (``benchmarks/test_predict.py``) the default 24 filters give 28 frames/s in
+    bfloat16 and 20 in float32, against 0.89 for deepstorm x4 and 15 for Picasso. The
+    shared head convolution adds 9 % in float32 and 3 % in bfloat16 (16 filters, one
+    thread, 264 px: 30.7 -> 33.5 and 21.1 -> 21.8 ms/frame); trained by the accuracy
+    benchmark's 10,000 simulated steps it lowers the validation loss from 478.5 to
+    470.3. Training
     recomputes the frame features for every window of K frames, as DECODE does;
     prediction computes them once per frame and shares them between the K windows that
     read the frame (:func:`split_locnet`). Sigmas use softplus + a floor, not a sigmoid,

@@ -171,7 +171,9 @@ def test_shared_frame_features_equal_the_whole_model(model, tmp_path):
     """The split path (each frame's features once) gives the whole model's table."""
     movie = _movie(tmp_path / "m.zarr", frames=6)
     predictor = cached_predictor(model)
-    assert predictor.split is not None and predictor.split.features == 16
+    from smlmscale.models.locnet import DEFAULT_FILTERS
+
+    assert predictor.split is not None and predictor.split.features == DEFAULT_FILTERS
     meta = json.loads((model / "smlmscale.json").read_text())
     kernel = locnet_settings(PredictSettings(), meta, 100.0)
     grid = make_grid(movie.shape[1:], factor=1, align=predictor.align,

@@ -48,7 +48,7 @@ def test_model_options_apply_to_the_models_that_read_them():
     assert settings.loss_name == "deepstorm3d" and settings.scale == 1.0
     assert TrainSettings().model_options() == {}
     # --filters: deepstorm3d's and locnet's (each with its own default), no other model's
-    assert TrainSettings(model="locnet").model_options() == {"filters": 16}
+    assert TrainSettings(model="locnet").model_options() == {"filters": 24}
     assert TrainSettings(model="locnet", filters=24).model_options() == {"filters": 24}
     for given, message in [
         ({"dilation_max": 16}, "--dilation-max does not apply to --model deepstorm"),

@@ -48,7 +48,7 @@ def test_locnet_trains_and_its_model_folder_reloads(frames_set, tmp_path):
     out = reloaded.predict(x, verbose=0)
     assert out.shape == (4, 16, 16, 8)
     np.testing.assert_allclose(out, result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    assert meta["model_options"] == {"filters": 16}
+    assert meta["model_options"] == {"filters": 24}
     # fully convolutional: a whole 32 px frame stack goes through the trained model
     assert reloaded.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0).shape == \
         (1, 32, 32, 8)

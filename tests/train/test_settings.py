@@ -89,7 +89,7 @@ def test_help_defaults_come_from_the_fields_and_the_model_records():
         "[mse; autoencoder blurred-mse; counts poisson; locnet locnet; deepstorm3d "
         "deepstorm3d].")
     assert option_help(TrainSettings, "lr").endswith("[0.001; locnet 0.002].")
-    assert option_help(TrainSettings, "filters").endswith("[locnet 16; deepstorm3d 64].")
+    assert option_help(TrainSettings, "filters").endswith("[locnet 24; deepstorm3d 64].")
     for name, kind in MODEL_KINDS.items():
         assert TrainSettings(model=name).loss_name == kind.loss
         assert TrainSettings(model=name).scale == kind.target_scale
