@@ -35,7 +35,7 @@ def _by_model(attribute: str) -> str:
 
 
 def _options_text(option: str) -> str:
-    """``"deepstorm3d 64; locnet 16"``: an option's default per model that reads it."""
+    """``"locnet 24; deepstorm3d 64"``: an option's default for each model that reads it."""
     return "; ".join(f"{k.name} {k.options[option]:g}" for k in MODEL_KINDS.values()
                      if option in k.options)
 
@@ -94,7 +94,7 @@ class TrainSettings(Settings):
         emitter in the output grid (the seed's ``scaling_factor``). Given for another
         model, they are refused.
     filters : int or None
-        deepstorm3d and locnet (None: the model's default, 64 and 16): the feature maps
+        deepstorm3d and locnet (None: the model's default, 64 and 24): the feature maps
         of deepstorm3d's convolutions, or of locnet's full-resolution level (doubled per
         pooling level). Refused for the other models.
     learn_mask : bool
