@@ -217,10 +217,9 @@ def _predict(movie, model: Path, out: Path, client, **settings) -> tuple:
     from smlmscale.predict.run import predict_movie
     from smlmscale.predict.settings import PredictSettings
 
-    out.unlink(missing_ok=True)
     started = time.perf_counter()
-    try:
-        predict_movie(movie.path, model, out, client=client,
+    try:  # overwrite: an earlier run's table and uncertainty histogram (ACC3D_DIR)
+        predict_movie(movie.path, model, out, client=client, overwrite=True,
                       settings=PredictSettings(**settings))
     except InputError as exc:
         print(f"{model.name}: {exc}")
