@@ -102,6 +102,8 @@ def with_precision(model: Any, precision: str, *, input_shape: tuple | None = No
         return layer.__class__.from_config(config)
 
     inputs = None if input_shape is None else keras.Input(tuple(input_shape))
+    if inputs is not None and isinstance(model.input, (list, tuple)):
+        inputs = [inputs]   # a model built as keras.Model([x], y), e.g. float32_output's
     copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=clone,
                                     recursive=True)
     copy.set_weights(model.get_weights())

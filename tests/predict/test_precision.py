@@ -91,6 +91,23 @@ def test_auto_shares_the_predictor_of_the_precision_it_resolves_to(tmp_path, mon
     assert tuple(f32.model.inputs[0].shape) == (None, None, None, 3)
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_model_with_a_list_input_gets_a_free_input(precision):
+    """Training under a mixed policy wraps the model as ``keras.Model([x], y)``
+    (:func:`~smlmscale.train.devices.float32_output`): its clone keeps that structure."""
+    from smlmscale.models.locnet import build_locnet
+    from smlmscale.predict.model_cache import flexible
+    from smlmscale.train.devices import float32_output
+
+    net = build_locnet((16, 16, 3), photon_scale=1000.0, filters=4)
+    wrapped = keras.Model(net.inputs, keras.layers.Activation("linear", name="out")(net.output))
+    assert isinstance(wrapped.input, list)
+    for model in (wrapped, float32_output(net)):
+        free = flexible(model, precision)
+        x = np.random.default_rng(1).normal(0, 1, (1, 24, 32, 3)).astype(np.float32)
+        assert free.predict_on_batch(x).shape == (1, 24, 32, 8)
+
+
 def test_bf16_tiles_equal_the_whole_movie(tmp_path):
     """Tiled prediction equals whole-frame prediction in bfloat16 as in float32 (each
     pixel's arithmetic does not depend on the tile it is computed in)."""
