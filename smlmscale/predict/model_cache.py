@@ -19,7 +19,8 @@ from typing import Any
 from smlmscale.io.modeldir import MODEL_FILE, load_keras_model
 
 _LOCK = threading.Lock()
-#: (model file, mtime) -> the loaded model; (model file, mtime, arithmetic) -> predictor.
+#: (model file, mtime) -> the loaded model; (model file, mtime, precision asked for or
+#: arithmetic) -> predictor (a request resolves once, then finds its predictor directly).
 _LOADED: dict[tuple[str, int], Any] = {}
 _CACHE: dict[tuple[str, int, str], Predictor] = {}
 
@@ -147,12 +148,15 @@ def cached_predictor(folder: str | os.PathLike, precision: str = "float32") -> P
         loaded = (path, os.stat(path).st_mtime_ns)
     except OSError:
         loaded = (path, 0)
+    requested = (*loaded, precision)
     with _LOCK:
+        if requested in _CACHE:      # the hot path: every block's task asks again
+            return _CACHE[requested]
         if loaded not in _LOADED:
             match_threads(_worker_threads())
             _LOADED[loaded] = load_keras_model(path)
         model = _LOADED[loaded]
-        # keyed by the arithmetic, not the request: "auto" and what it resolves to share one
+        # built per arithmetic: "auto" and what it resolves to share one predictor
         arithmetic = resolve_precision(precision, model_kind=model.name)
         key = (*loaded, arithmetic)
         if key not in _CACHE:
@@ -164,6 +168,7 @@ def cached_predictor(folder: str | os.PathLike, precision: str = "float32") -> P
                                     channels_out=int(model.outputs[0].shape[-1]),
                                     split=_split(free), upsamples=upsamples,
                                     precision=arithmetic)
+        _CACHE[requested] = _CACHE[key]
         return _CACHE[key]
 
 

@@ -84,6 +84,12 @@ def test_auto_shares_the_predictor_of_the_precision_it_resolves_to(tmp_path, mon
     monkeypatch.setattr(pr, "_gpu_visible", lambda: False)
     monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: True)
     assert cached_predictor(folder, "auto") is cached_predictor(folder, "bfloat16")
+    # a repeated request finds its predictor without resolving the precision again
+    monkeypatch.setattr(pr, "resolve_precision", lambda *a, **k: pytest.fail("resolved"))
+    assert cached_predictor(folder, "auto").precision == "bfloat16"
+    monkeypatch.undo()
+    monkeypatch.setattr(pr, "_gpu_visible", lambda: False)
+    clear_cache()
     monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: False)
     f32 = cached_predictor(folder, "auto")
     assert f32 is cached_predictor(folder, "float32") and f32.precision == "float32"

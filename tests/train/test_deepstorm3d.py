@@ -49,7 +49,7 @@ def test_model_options_apply_to_the_models_that_read_them():
     assert TrainSettings().model_options() == {}
     # --filters: deepstorm3d's and locnet's (each with its own default), no other model's
     assert TrainSettings(model="locnet").model_options() == {"filters": 24}
-    assert TrainSettings(model="locnet", filters=24).model_options() == {"filters": 24}
+    assert TrainSettings(model="locnet", filters=32).model_options() == {"filters": 32}
     for given, message in [
         ({"dilation_max": 16}, "--dilation-max does not apply to --model deepstorm"),
         ({"model": "unet", "filters": 8}, "--filters does not apply to --model unet"),
