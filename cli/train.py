@@ -163,6 +163,7 @@ def train_command(
         _S, "memory_budget", panel=_INPUT, metavar="SIZE")] = None,
     mixed_precision: Annotated[Optional[bool], _opt(
         _S, "mixed_precision", "--mixed-precision", panel=_INPUT)] = None,
+    precision: Annotated[Optional[str], _opt(_S, "precision", panel=_INPUT)] = None,
 ) -> None:
     """Train a model on a patch set streamed from Zarr into a model folder.
 

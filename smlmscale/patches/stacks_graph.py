@@ -92,7 +92,9 @@ def _calibrate(movie, plan, runner: Runner, settings: FramesSettings, simulation
     if offset is None and simulation is not None:
         offset = float(simulation.camera.baseline_adu)
     stats = [dask.delayed(occupancy_stats, pure=True)(part, max_emitters=settings.max_emitters,
-                                                      is_3d=is_3d) for part in plan.parts]
+                                                      is_3d=is_3d,
+                                                      size_px=settings.patch_size_px)
+             for part in plan.parts]
     if offset is not None and settings.scale_adu is not None:
         return list(runner.compute(*stats)), (float(offset), float(settings.scale_adu))
     sample = movie[sample_frames(movie.shape[0])]

@@ -4,6 +4,15 @@ Several visible GPUs get a :class:`tf.distribute.MirroredStrategy` (one replica 
 the batch split between them, gradients all-reduced); one GPU or the CPU get the default
 strategy. Mixed precision (float16 compute, float32 weights) is only offered on a GPU:
 on a CPU it is slower, not faster.
+
+On a CPU that multiplies bfloat16 natively (AVX512-BF16, AMX), ``train --precision``
+``bfloat16`` (``auto``'s choice for locnet there) trains the clone that bfloat16
+prediction uses (:func:`smlmscale.predict.precision.with_precision`): bfloat16 compute
+with float32 weights, the output heads and the loss in float32. On the accuracy
+benchmark's locnet training (this project's 2-core AVX512-BF16 machine) it took 799 s
+instead of 1,034 for the same accuracy (``benchmarks/RESULTS.md``). The model folder's
+``model.keras`` is saved with float32 layers (:func:`float32_layers`) whatever the
+arithmetic of training, so ``predict --precision`` alone decides how a model computes.
 """
 
 from __future__ import annotations
@@ -78,6 +87,61 @@ def precision(mixed: bool, gpus: list[str] | None = None) -> Iterator[str]:
         keras.config.set_dtype_policy(before)
 
 
+def train_arithmetic(precision: str, *, model_kind: str, mixed: bool,
+                     gpus: list[str] | None = None) -> str:
+    """``"float16"`` (``--mixed-precision``), ``"bfloat16"`` or ``"float32"``: how a run
+    of ``train --precision`` computes here.
+
+    ``auto`` means bfloat16 for locnet on a CPU with native bfloat16 and no visible GPU
+    (:func:`smlmscale.predict.precision.resolve_precision`), float32 otherwise.
+
+    Raises
+    ------
+    InputError
+        ``--mixed-precision`` with ``--precision bfloat16``, or an unknown precision.
+    """
+    from smlmscale.predict.precision import resolve_precision
+
+    if mixed:
+        if precision == "bfloat16":
+            raise InputError("--mixed-precision (float16 on a GPU) and --precision bfloat16 "
+                             "exclude each other", hint="give one of them")
+        return "float16"
+    if precision == "auto" and (visible_gpus() if gpus is None else gpus):
+        return "float32"
+    return resolve_precision(precision, model_kind=model_kind)
+
+
+def float32_layers(model: Any) -> Any:
+    """``model`` with every layer computing in float32 (a clone with the same weights), or
+    ``model`` itself when it already does: what a model folder saves."""
+    import keras
+
+    def mixed(layer: Any) -> bool:
+        policy = getattr(layer, "dtype_policy", None)
+        return policy is not None and getattr(policy, "name", "float32") != "float32"
+
+    def nested(m: Any) -> list[Any]:
+        return [x for layer in m.layers
+                for x in ([layer, *nested(layer)] if hasattr(layer, "layers") else [layer])]
+
+    if not any(mixed(layer) for layer in nested(model)):
+        return model
+
+    def clone(layer: Any) -> Any:
+        config = layer.get_config()
+        if "dtype" in config:
+            config["dtype"] = "float32"
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    if getattr(model, "compiled", False) and model.optimizer is not None:
+        optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+        copy.compile(optimizer=optimizer, loss=model.loss)
+    return copy
+
+
 def float32_output(model: Any) -> Any:
     """``model`` with its output cast to float32 (for losses under mixed precision)."""
     import keras
@@ -88,4 +152,5 @@ def float32_output(model: Any) -> Any:
     return keras.Model(model.inputs, out, name=model.name)
 
 
-__all__ = ["check_precision", "choose_strategy", "float32_output", "precision", "visible_gpus"]
+__all__ = ["check_precision", "choose_strategy", "float32_layers", "float32_output",
+           "precision", "train_arithmetic", "visible_gpus"]

@@ -186,14 +186,20 @@ def prepare_train(patches: str | os.PathLike | None, output: str | os.PathLike, 
     stream = plan_stream(ps, batch_size=settings.batch_size, budget_bytes=settings.memory_budget)
     if resume:
         state = resume_state(partial, stored)
-    if settings.mixed_precision:
-        from smlmscale.train.devices import check_precision
-
-        check_precision(True)
+    _check_arithmetic(settings)
     return TrainPlan(patchset=ps, output=final, settings=settings, record=record,
                      stream=stream, validation=bool(split_selection(ps, "validation")[1].sum()),
                      resume=resume, overwrite=overwrite, state=state, command=command,
                      mask_learning=learning)
+
+
+def _check_arithmetic(settings: TrainSettings) -> None:
+    """Refuse ``--mixed-precision`` without a GPU, or with ``--precision bfloat16``."""
+    if settings.mixed_precision:
+        from smlmscale.train.devices import check_precision, train_arithmetic
+
+        train_arithmetic(settings.precision, model_kind=settings.model, mixed=True, gpus=[])
+        check_precision(True)
 
 
 def prepare_simulated(simulate: str | os.PathLike, output: str | os.PathLike, *,
@@ -226,10 +232,7 @@ def prepare_simulated(simulate: str | os.PathLike, output: str | os.PathLike, *,
                         prefetch_batches=2, pair_bytes=pair, chunk_patches=settings.batch_size)
     if resume:
         state = resume_state(partial, stored)
-    if settings.mixed_precision:
-        from smlmscale.train.devices import check_precision
-
-        check_precision(True)
+    _check_arithmetic(settings)
     return TrainPlan(patchset=None, output=final, settings=settings, record=record,
                      stream=stream, validation=True, resume=resume, overwrite=overwrite,
                      state=state, command=command, simulation=sim)

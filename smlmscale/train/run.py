@@ -181,7 +181,9 @@ def _loss_params(plan: TrainPlan) -> dict[str, Any]:
     return {**settings.loss_params(), **data}
 
 
-def _compiled_model(plan: TrainPlan) -> Any:
+def _compiled_model(plan: TrainPlan, arithmetic: str) -> Any:
+    """The model to fit: the checkpoint of a resumed run (in the arithmetic it was saved
+    in), or a new one, in bfloat16 as prediction runs it when ``arithmetic`` says so."""
     import keras
 
     from smlmscale.models import get_loss, model_kind
@@ -192,6 +194,10 @@ def _compiled_model(plan: TrainPlan) -> Any:
     settings = plan.settings
     model = float32_output(model_kind(settings.model).build(*plan.shapes,
                                                             params=plan.model_params))
+    if arithmetic == "bfloat16":
+        from smlmscale.predict.precision import with_precision
+
+        model = with_precision(model, "bfloat16")
     if plan.mask_learning is not None:
         from smlmscale.train.mask_learning import learner
 
@@ -232,7 +238,8 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
 
     from smlmscale.train.callbacks import (CosineLR, EpochCheckpoint, ResumableEarlyStopping,
                                            ResumableReduceLROnPlateau)
-    from smlmscale.train.devices import choose_strategy, precision, visible_gpus
+    from smlmscale.train.devices import (choose_strategy, precision, train_arithmetic,
+                                         visible_gpus)
 
     ps, settings, state = plan.patchset, plan.settings, plan.state
     notes: list[str] = []
@@ -246,8 +253,12 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
     augment = (allowed_augmentation(plan.attrs.get("generator"), *plan.shapes, plan.attrs)
                if settings.augment and ps is not None else "none")
     strategy = choose_strategy(gpus)
+    arithmetic = train_arithmetic(settings.precision, model_kind=settings.model,
+                                  mixed=settings.mixed_precision, gpus=gpus)
     with precision(settings.mixed_precision, gpus) as policy, strategy.scope():
-        model = _compiled_model(plan)
+        model = _compiled_model(plan, arithmetic)
+        if any(layer.dtype_policy.name == "mixed_bfloat16" for layer in model.layers):
+            policy = "mixed_bfloat16"     # a new bfloat16 run, or a resumed one
         train, val, steps = _streams(plan, augment=augment, seed=seed)
         es = ResumableEarlyStopping(monitor=monitor, patience=settings.patience,
                                     restore_best_weights=True)
@@ -308,6 +319,9 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
         model = save_learned(model, plan.mask_learning, partial)
         notes.append(f"the learnt phase mask is in {final / MASK_FILE} and its PSF file "
                      f"{final / PSF_FILE} (simulate --psf takes it)")
+    from smlmscale.train.devices import float32_layers
+
+    model = float32_layers(model)    # predict --precision decides how it computes
     tmp = partial / f".partial_{md.MODEL_FILE}"
     model.save(tmp)
     os.replace(tmp, partial / md.MODEL_FILE)

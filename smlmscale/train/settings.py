@@ -85,6 +85,10 @@ class TrainSettings(Settings):
         Bytes of patch data the input stream may hold at once.
     mixed_precision : bool
         float16 compute with float32 weights (needs a GPU).
+    precision : str
+        ``auto``, ``float32`` or ``bfloat16``: the arithmetic of training without
+        ``mixed_precision`` (:func:`smlmscale.train.devices.train_arithmetic`; ``auto``:
+        bfloat16 for locnet on a CPU that computes it natively, else float32).
     steps_per_epoch : int or None
         Batches per epoch of ``--simulate`` training (None: 500); a patch-set epoch is one
         pass over its training split.
@@ -138,6 +142,10 @@ class TrainSettings(Settings):
                                       "a size such as 512MiB (bytes in Python)")
     mixed_precision: bool = setting(False, help="float16 compute with float32 weights "
                                                 "(needs a GPU)")
+    precision: str = setting("auto", choices=("auto", "float32", "bfloat16"),
+                             help="Arithmetic without --mixed-precision: bfloat16 (float32 "
+                                  "weights and heads) where the CPU has it natively; auto "
+                                  "picks it there for locnet, else float32")
     steps_per_epoch: int | None = setting(None, min=1, default_text="500 with --simulate",
                                           help="Batches per epoch of simulated data "
                                                "(--simulate only)")

@@ -227,6 +227,16 @@ def test_mixed_precision_needs_a_gpu(tmp_path, patchset):
     assert not out.exists() and not (tmp_path / "mp.partial").exists()
 
 
+def test_mixed_precision_and_bfloat16_exclude_each_other(tmp_path, patchset):
+    out = tmp_path / "mp"
+    result = _train(patchset, "-o", out, "--epochs", 1, *FAST, "--mixed-precision",
+                    "--precision", "bfloat16")
+    assert_fails_with_one_line(result, "--mixed-precision", "bfloat16")
+    assert not out.exists() and not (tmp_path / "mp.partial").exists()
+    result = _train(patchset, "-o", out, "--epochs", 1, *FAST, "--precision", "half")
+    assert_fails_with_one_line(result, "--precision", "half")
+
+
 def test_existing_output_is_refused_untouched(finished, patchset):
     out, _ = finished
     before = _snapshot(out)

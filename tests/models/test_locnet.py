@@ -61,6 +61,8 @@ def test_builder_refuses_bad_arguments():
         build_locnet((16, 16, 3), photon_scale=0.0)
     with pytest.raises(InputError, match="head_filters >= 0"):
         build_locnet((16, 16, 3), photon_scale=1000.0, head_filters=-1)
+    with pytest.raises(InputError, match="full_convs >= 1"):
+        build_locnet((16, 16, 3), photon_scale=1000.0, full_convs=0)
 
 
 def test_record_maps_targets_to_outputs():
@@ -92,6 +94,8 @@ def test_build_reads_the_patch_set_attrs():
         locnet.DEFAULT_Z_RANGE_NM
     assert locnet.builder_kwargs({"head_filters": 0}, (16, 16, 3), (16, 16, 5))[
         "head_filters"] == 0
+    assert locnet.builder_kwargs({"full_convs": 1}, (16, 16, 3), (16, 16, 5))[
+        "full_convs"] == 1
     with pytest.raises(InputError, match="is_3d"):
         locnet.builder_kwargs({"is_3d": False}, (16, 16, 3), (16, 16, 6))
     with pytest.raises(InputError, match="context"):
@@ -119,12 +123,15 @@ def test_trains_saves_and_reloads_in_safe_mode(tmp_path):
     assert isinstance(keras.saving.load_model(path, safe_mode=True), keras.Model)
 
 
-@pytest.mark.parametrize(("head_filters", "radius"), [(0, 26), (4, 27)])
-def test_receptive_field(head_filters, radius):
+@pytest.mark.parametrize(("head_filters", "full_convs", "radius"),
+                         [(0, 1, 26), (4, 1, 27), (4, 2, 31)])
+def test_receptive_field(head_filters, full_convs, radius):
     assert locnet.pooling_factor(2) == 4
-    assert locnet.receptive_field_px(2, head_convs=int(head_filters > 0)) == radius
+    assert locnet.receptive_field_px(2, head_convs=int(head_filters > 0),
+                                     full_convs=full_convs) == radius
     model = build_locnet((None, None, 1), photon_scale=1000.0, filters=4,
-                         head_filters=head_filters)
+                         head_filters=head_filters, full_convs=full_convs)
+    assert sum(layer.name.startswith("context_down0") for layer in model.layers) == full_convs
     assert any(layer.name == locnet.HEAD_CONV_LAYER
                for layer in model.layers) == (head_filters > 0)
     assert locnet.model_field(model) == (radius, 4)

@@ -25,7 +25,7 @@ def eager_pairs(movie, table, settings, *, offset, scale, is_3d, pixel=PIXEL_NM)
     n_frames, height, width = movie.shape
     size, k, half = settings.patch_size_px, settings.context, settings.context // 2
     norm = (movie.astype(np.float64) - offset) / scale
-    inputs, targets, collisions = [], [], 0
+    inputs, targets, collisions, moved = [], [], 0, 0
     for t in range(n_frames):
         rows = table[table.frame == t]
         if settings.min_emitters > 0 and rows.empty:
@@ -39,23 +39,43 @@ def eager_pairs(movie, table, settings, *, offset, scale, is_3d, pixel=PIXEL_NM)
             ids = [min(max(t + d, 0), n_frames - 1) for d in range(-half, k - half)]
             inputs.append(np.stack([norm[f, r0:r0 + size, c0:c0 + size] for f in ids], -1))
             maps = np.zeros((size, size, len(target_channels(is_3d))))
-            for i in inside:
+            # brightest first (table order among equals): own pixels, then the neighbours
+            order = sorted(inside, key=lambda i: (-rows.photons.iloc[i], i))
+            waiting = []
+            for i in order:
                 row, col = int(np.floor(y[i])) - r0, int(np.floor(x[i])) - c0
-                photons = rows.photons.iloc[i]
                 if maps[row, col, 0]:
+                    waiting.append(i)
+                else:
+                    _place(maps, row, col, rows, i, x, y, is_3d)
+            for i in waiting:
+                row, col = int(np.floor(y[i])) - r0, int(np.floor(x[i])) - c0
+                dx, dy = x[i] - np.floor(x[i]) - 0.5, y[i] - np.floor(y[i]) - 0.5
+                sx, sy = (1 if dx >= 0 else -1), (1 if dy >= 0 else -1)
+                near = sorted([(0, sx), (sy, 0)],
+                              key=lambda d: np.hypot(dx - d[1], dy - d[0])) + [(sy, sx)]
+                free = [(row + a, col + b) for a, b in near if 0 <= row + a < size
+                        and 0 <= col + b < size and not maps[row + a, col + b, 0]]
+                if free:
+                    moved += 1
+                    _place(maps, *free[0], rows, i, x, y, is_3d, origin=(r0, c0))
+                else:
                     collisions += 1
-                    if maps[row, col, 1] >= photons:
-                        continue
-                z = [rows.z_nm.iloc[i]] if is_3d else []
-                maps[row, col, :-1] = [1, photons, x[i] - np.floor(x[i]) - 0.5,
-                                       y[i] - np.floor(y[i]) - 0.5, *z]
             window = settings.background_frames
             ids = [min(max(t + d, 0), n_frames - 1) for d in range(-(window // 2),
                                                                    window - window // 2)]
             stack = np.stack([norm[f, r0:r0 + size, c0:c0 + size] for f in ids], -1)
             maps[..., -1] = np.percentile(stack.astype(np.float32), BACKGROUND_PERCENTILE, -1)
             targets.append(maps)
-    return np.array(inputs), np.array(targets), collisions
+    return np.array(inputs), np.array(targets), collisions, moved
+
+
+def _place(maps, row, col, rows, i, x, y, is_3d, origin=None):
+    """Emitter ``i`` in pixel ``(row, col)``, offsets from that pixel's centre."""
+    r0, c0 = origin if origin is not None else (np.floor(y[i]) - row, np.floor(x[i]) - col)
+    z = [rows.z_nm.iloc[i]] if is_3d else []
+    maps[row, col, :-1] = [1, rows.photons.iloc[i], x[i] - (c0 + col + 0.5),
+                           y[i] - (r0 + row + 0.5), *z]
 
 
 def _computed(gen):
@@ -117,18 +137,46 @@ def test_targets_of_a_hand_placed_emitter(is_3d):
         np.testing.assert_array_equal(targets[p, ..., -1], background[r0:r0 + 10, c0:c0 + 10])
 
 
-def test_collisions_keep_the_brighter_emitter():
+def test_emitters_sharing_a_pixel_move_to_the_nearest_free_neighbour():
     corners = pd.DataFrame({"frame": [0], "row0": [0], "col0": [0]})
-    members = pd.DataFrame({"patch": [0, 0, 0, 0], "x_px": [2.1, 2.9, 2.5, 6.0],
-                            "y_px": [3.2, 3.7, 3.1, 1.0], "photons": [500.0, 900.0, 700.0, 50.0]})
+    # pixel (3, 2) holds four: 900 keeps it; 700 (dx 0, dy -0.4) goes up, its nearest;
+    # 500 (dx -0.4, dy -0.3) left; 300 (dx 0.2, dy 0.4) down; (7, 0) holds two at the edge
+    members = pd.DataFrame({"patch": [0] * 7,
+                            "x_px": [2.1, 2.9, 2.5, 2.7, 6.0, 0.2, 0.3],
+                            "y_px": [3.2, 3.7, 3.1, 3.9, 1.0, 7.6, 7.2],
+                            "photons": [500.0, 900.0, 700.0, 300.0, 50.0, 80.0, 60.0]})
     maps, collisions = target_maps(members, corners, n=1, size_px=8, is_3d=False)
-    assert collisions == 2 and maps[0, ..., 0].sum() == 2
     np.testing.assert_allclose(maps[0, 3, 2, :4], [1, 900, 0.4, 0.2], rtol=1e-6)
-    stats = occupancy_stats((corners, members), max_emitters=1, is_3d=False)
-    assert stats == {"collisions": 2, "largest": 2, "over": 1, "photons_hi": 900.0,
+    np.testing.assert_allclose(maps[0, 2, 2, :4], [1, 700, 0.0, 0.6], atol=1e-6)
+    np.testing.assert_allclose(maps[0, 3, 1, :4], [1, 500, 0.6, -0.3], atol=1e-6)
+    np.testing.assert_allclose(maps[0, 4, 2, :4], [1, 300, 0.2, -0.6], atol=1e-6)
+    # (7, 0)'s 60 (dx -0.2, dy -0.3): left lies beyond the patch; up (6, 0) is nearer anyway
+    np.testing.assert_allclose(maps[0, 6, 0, :4], [1, 60, -0.2, 0.7], atol=1e-6)
+    assert collisions == 0 and maps[0, ..., 0].sum() == 7
+    # every position is unchanged: pixel centre + offsets
+    occ = np.argwhere(maps[0, ..., 0] > 0)
+    got = sorted((c + 0.5 + maps[0, r, c, 2], r + 0.5 + maps[0, r, c, 3]) for r, c in occ)
+    np.testing.assert_allclose(got, sorted(zip(members.x_px, members.y_px)), atol=1e-6)
+    stats = occupancy_stats((corners, members), max_emitters=1, is_3d=False, size_px=8)
+    assert stats == {"collisions": 0, "largest": 7, "over": 1, "photons_hi": 900.0,
                      "z_lo_nm": None, "z_hi_nm": None}
     assert kept_emitters(np.zeros(2, int), np.zeros(2, int), np.zeros(2, int),
                          np.array([3.0, 3.0])).tolist() == [True, False]
+
+
+def test_an_emitter_with_no_free_neighbour_is_a_collision():
+    corners = pd.DataFrame({"frame": [0], "row0": [0], "col0": [0]})
+    # pixel (1, 1) holds the 9; the 5 (dx, dy > 0) could go right, down or diagonal: all held
+    members = pd.DataFrame({"patch": [0] * 5, "x_px": [1.5, 1.8, 2.5, 1.5, 2.5],
+                            "y_px": [1.5, 1.8, 1.5, 2.5, 2.5],
+                            "photons": [9.0, 5.0, 1.0, 1.0, 1.0]})
+    maps, collisions = target_maps(members, corners, n=1, size_px=4, is_3d=False)
+    assert collisions == 1 and maps[0, ..., 0].sum() == 4 and maps[0, 1, 1, 1] == 9
+    stats = occupancy_stats((corners, members), max_emitters=8, is_3d=False, size_px=4)
+    assert stats["collisions"] == 1 and stats["largest"] == 4
+    # the deepstorm3d rule (no size): every emitter behind a brighter one is a collision
+    assert occupancy_stats((corners, members.iloc[:2]), max_emitters=8,
+                           is_3d=False)["collisions"] == 1
 
 
 def test_intensity_levels():
@@ -165,13 +213,13 @@ def test_graph_equals_eager_reference(tmp_path, frames_per_chunk, context, z):
     inputs, targets = _computed(gen)
     offset, scale = intensity_levels(movie[sample_frames(13)])
     detectable = table[table.detectable == 1].reset_index(drop=True)
-    want_in, want_tg, collisions = eager_pairs(movie, detectable, settings, offset=offset,
-                                               scale=scale, is_3d=z)
+    want_in, want_tg, collisions, moved = eager_pairs(movie, detectable, settings,
+                                                      offset=offset, scale=scale, is_3d=z)
     assert len(inputs) == sum(gen.sizes) == len(want_in) > 5
     np.testing.assert_allclose(inputs, want_in, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(targets, want_tg, rtol=1e-5, atol=1e-5)
     attrs = gen.attrs
-    assert attrs["collisions"] == collisions > 0 and attrs["context"] == context
+    assert attrs["collisions"] == collisions and moved > 0 and attrs["context"] == context
     assert attrs["normalization"] == {"mode": "affine", "offset_adu": offset, "scale_adu": scale,
                                       "photons_per_adu": None}
     assert attrs["background_units"] == "input" and attrs["is_3d"] is z

@@ -69,10 +69,12 @@ def test_bf16_clone_keeps_weights_and_float32_heads_and_agrees(tmp_path):
     want, got = f32(x), bf16(x)
     assert got.dtype == np.float32 and got.shape == want.shape
     # bfloat16 keeps 8 significant bits: an untrained net's maps agree to a few % of their
-    # range (the trained m4 model: 0.02 in p, 0.015 px in dx, dy; benchmarks/RESULTS.md)
+    # range on average, 10 % at worst over random inputs (the trained m4 model: 0.02 in p,
+    # 0.015 px in dx, dy; benchmarks/RESULTS.md)
     span = want.max(axis=(0, 1, 2)) - want.min(axis=(0, 1, 2))
-    error = np.abs(got - want).max(axis=(0, 1, 2))
-    assert np.all(error <= 0.05 * span + 1e-3), (error, span)
+    error = np.abs(got - want)
+    assert np.all(error.max(axis=(0, 1, 2)) <= 0.1 * span + 1e-3), (error.max((0, 1, 2)), span)
+    assert np.all(error.mean(axis=(0, 1, 2)) <= 0.02 * span), (error.mean((0, 1, 2)), span)
     assert not np.array_equal(got, want)  # it did compute in bfloat16
     features = np.asarray(bf16.split.frame(x[..., :1]), np.float32)
     reference = f32.split.frame(x[..., :1])

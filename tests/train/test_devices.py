@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from smlmscale.errors import InputError
@@ -64,3 +65,33 @@ def test_two_devices_train_with_a_mirrored_strategy(tmp_path):
     assert "DEVICE MirroredStrategy over 2 GPUs, float32" in done.stdout
     assert "EPOCHS 2" in done.stdout
     assert (tmp_path / "m" / "model.keras").is_file()
+
+
+def test_train_arithmetic_follows_the_cpu_and_refuses_a_clash(monkeypatch):
+    from smlmscale.predict import precision as pr
+    from smlmscale.train.devices import train_arithmetic
+
+    monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: True)
+    monkeypatch.setattr(pr, "_gpu_visible", lambda: False)
+    assert train_arithmetic("auto", model_kind="locnet", mixed=False, gpus=[]) == "bfloat16"
+    assert train_arithmetic("auto", model_kind="deepstorm", mixed=False, gpus=[]) == "float32"
+    assert train_arithmetic("auto", model_kind="locnet", mixed=False,
+                            gpus=["/device:GPU:0"]) == "float32"
+    assert train_arithmetic("float32", model_kind="locnet", mixed=False, gpus=[]) == "float32"
+    assert train_arithmetic("auto", model_kind="locnet", mixed=True, gpus=[]) == "float16"
+    monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: False)
+    assert train_arithmetic("auto", model_kind="locnet", mixed=False, gpus=[]) == "float32"
+    with pytest.raises(InputError, match="exclude each other"):
+        train_arithmetic("bfloat16", model_kind="locnet", mixed=True, gpus=[])
+
+
+def test_float32_layers_clones_a_mixed_model_with_its_weights():
+    from smlmscale.train.devices import float32_layers
+
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same",
+                                                    dtype="mixed_bfloat16")(inputs))
+    plain = float32_layers(model)
+    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
+    np.testing.assert_array_equal(plain.get_weights()[0], model.get_weights()[0])
+    assert float32_layers(plain) is plain

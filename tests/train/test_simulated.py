@@ -125,3 +125,27 @@ def test_simulated_training_records_the_simulation(tmp_path):
     assert meta["loss"]["max_emitters"] == sim.max_emitters
     assert meta["model_options"] == {"filters": 8}
     assert result.monitor == "val_loss" and np.isfinite(result.best)
+
+
+def test_bfloat16_training_saves_a_float32_model(tmp_path):
+    keras = pytest.importorskip("keras")
+    from smlmscale.io import modeldir as md
+    from smlmscale.train.run import train_model
+
+    params = _yaml(tmp_path / "sim.yaml", json.dumps(SMALL))
+    given = {"model": "locnet", "epochs": 1, "batch_size": 4, "steps_per_epoch": 2,
+             "filters": 4, "precision": "bfloat16"}
+    result = train_model(None, tmp_path / "m", given=given, simulate=params)
+    assert result.device.endswith("mixed_bfloat16")
+    saved = keras.saving.load_model(tmp_path / "m" / md.MODEL_FILE, compile=False)
+    frame_net = saved.get_layer("frame_net")
+    policies = {layer.dtype_policy.name for m in (saved, frame_net) for layer in m.layers}
+    assert policies == {"float32"} and saved.output.dtype == "float32"
+    meta = json.loads((tmp_path / "m" / md.META_FILE).read_text())
+    assert meta["training"]["precision"] == "bfloat16"
+    # the checkpoint trained in bfloat16 with float32 heads, as bfloat16 prediction runs
+    ckpt = sorted((tmp_path / "m" / md.CHECKPOINTS).glob("*.keras"))[-1]
+    trained = keras.saving.load_model(ckpt, compile=False)
+    assert trained.get_layer("context_down0").dtype_policy.name == "mixed_bfloat16"
+    assert trained.get_layer("head_p").dtype_policy.name == "float32"
+    np.testing.assert_array_equal(saved.get_weights()[0], trained.get_weights()[0])
