@@ -28,7 +28,11 @@ that point between close emitters are what widens a hedge's uncertainty. Measure
 the benchmark's 24-filter model on movies of other seeds than its test movies (0.5 / 2 /
 6 emitters per um^2, z-score std x/y): 0.005 gives 0.97/0.92, 1.07/1.01, 1.15/1.06; 0.03
 (the 16-filter model's value) 1.01/0.98, 1.17/1.12, 1.28/1.18; 0 gives 0.86/0.81 at 0.5
-per um^2. The positions barely move (RMSE within 0.3 %).
+per um^2. The positions barely move (RMSE within 0.3 %). The default is 0.03 since the
+full-resolution convolutions and the frames targets' collision rule (commit fd6530e) made
+the network better calibrated at high density: on that model's maps (same tuning movies)
+0.005 gives 0.81/0.86, 0.86/0.90, 0.99/1.02 and 0.03 gives 0.85/0.91, 0.94/0.97, 1.10/1.13,
+the widest margin to 0.8-1.25.
 
 A candidate's values read its window and the candidates within 2 px of it (how tiles
 find them: :func:`smlmscale.localize.locnet.locnet_candidates`). NumPy only, vectorized.
@@ -39,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Least ``p`` of a window pixel to be one of its candidate's mixture components.
-MIN_COMPONENT_P = 0.005
+MIN_COMPONENT_P = 0.03
 
 _DI = np.repeat(np.arange(-1, 2), 3)
 _DJ = np.tile(np.arange(-1, 2), 3)
