@@ -52,7 +52,9 @@ DEFAULT_DEPTH = 2
 #: on the way up (DECODE has two at every level). Two rather than one: on the accuracy
 #: benchmark's 10,000 simulated steps (bfloat16 training) the validation loss falls from
 #: 484.7 to 467.8 and the lateral RMSE at 0.5 emitters/um^2 from 1.48 to 1.27x the CRLB
-#: (1.47 to 1.30x on movies of other seeds); training takes 929 s instead of 799.
+#: (1.47 to 1.30x on movies of other seeds); training takes 929 s instead of 799. The
+#: default model with the targets' collision rule: 1.42x on the benchmark's movie, 1.21-1.26x
+#: on three others. Prediction costs 22 % more in float32, 29 % in bfloat16 (256 px).
 DEFAULT_FULL_CONVS = 2
 #: Default filters of the shared 3x3 convolution before the 1x1 heads (0: none).
 DEFAULT_HEAD_FILTERS = 16
@@ -288,8 +290,9 @@ def build_locnet(input_shape: Sequence[int], *, is_3d: bool = False,
     ``predict_on_batch`` on 256x256x3 frames (batch 8, 2 CPU threads, before the shared
     head convolution): 14.6 frames/s at 16 filters (24: 8.3, 32: 5.8) against 0.96 for
     ``deepstorm`` on the 4x-upsampled frame (1024x1024); through ``predict`` on a 256 px
-    movie (``benchmarks/test_predict.py``) the default 24 filters give 28 frames/s in
-    bfloat16 and 20 in float32, against 0.89 for deepstorm x4 and 15 for Picasso. The
+    movie (``benchmarks/test_predict.py``) 24 filters with one full-resolution convolution
+    gave 28 frames/s in bfloat16 and 20 in float32 (two: about 22 and 16.5, from the
+    halves' measured cost), against 0.89 for deepstorm x4 and 15 for Picasso. The
     shared head convolution adds 9 % in float32 and 3 % in bfloat16 (16 filters, one
     thread, 264 px: 30.7 -> 33.5 and 21.1 -> 21.8 ms/frame); trained by the accuracy
     benchmark's 10,000 simulated steps it lowers the validation loss from 478.5 to
