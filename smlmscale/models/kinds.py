@@ -17,6 +17,7 @@ from typing import Any
 from smlmscale.errors import InputError
 from smlmscale.models import architectures as arch
 from smlmscale.models import deepstorm3d, locnet
+from smlmscale.models.locnet_layout import pooling_factor
 
 #: Loss names of ``--loss`` (:data:`smlmscale.models.losses.LOSSES` holds the functions).
 LOSS_NAMES = ("mse", "blurred-mse", "poisson", "locnet", "deepstorm3d")
@@ -182,7 +183,7 @@ MODEL_KINDS: dict[str, ModelKind] = _registry(
               builder=arch.build_counts, channels=arch.COUNTS_CHANNELS,
               summary="per-pixel counts of rendered tiles"),
     ModelKind("locnet", ("frames",), loss="locnet", target_scale=1.0, builder=locnet.build_locnet,
-              factor=locnet.pooling_factor(locnet.DEFAULT_DEPTH),
+              factor=pooling_factor(locnet.DEFAULT_DEPTH),
               channels=locnet.CONTEXTS, output_channels=locnet.output_channels,
               configure=locnet.builder_kwargs, loss_params=locnet.loss_params,
               options=locnet.OPTIONS,

@@ -24,6 +24,7 @@ from typing import Any
 
 from smlmscale.errors import InputError
 from smlmscale.models.architectures import check_input_shape, three_ints
+from smlmscale.models.locnet_layout import HEAD_CONV_LAYER, pooling_factor
 
 #: Camera frames per input (the centre frame and K//2 on either side).
 CONTEXTS = (1, 3)
@@ -60,8 +61,6 @@ DEFAULT_FULL_CONVS = 2
 DEFAULT_HEAD_FILTERS = 16
 #: Defaults of the training options this model reads (``train --filters``).
 OPTIONS: dict[str, Any] = {"filters": DEFAULT_FILTERS}
-#: Name of that convolution's layer (:func:`model_field` reads it back).
-HEAD_CONV_LAYER = "context_head"
 #: Default initial learning rate of Adam for locnet (``train --lr``): on the accuracy
 #: benchmark's 10,000 simulated steps, 2e-3 reaches a validation loss of 460.0 where 1e-3
 #: reaches 470.3, and the lateral RMSE at 0.5 emitters/um^2 falls from 1.83 to 1.50x the CRLB.
@@ -71,8 +70,7 @@ __all__ = ["CONTEXTS", "DEFAULT_DEPTH", "DEFAULT_FILTERS", "DEFAULT_FULL_CONVS",
            "DEFAULT_HEAD_FILTERS",
            "DEFAULT_LR", "DEFAULT_PHOTON_SCALE",
            "DEFAULT_Z_RANGE_NM", "OPTIONS", "build_locnet", "builder_kwargs", "channel_index",
-           "HEAD_CONV_LAYER", "head_constants", "model_field", "output_channels",
-           "output_names", "pooling_factor", "receptive_field_px", "split_locnet"]
+           "output_channels", "output_names"]
 
 
 def output_names(is_3d: bool) -> tuple[str, ...]:
@@ -106,35 +104,6 @@ def output_channels(target_channels: int) -> int:
         For any other target channel count.
     """
     return len(output_names(_is_3d(target_channels)))
-
-
-def pooling_factor(depth: int) -> int:
-    """H and W must be multiples of this (``2 ** depth``), px."""
-    return 2 ** int(depth)
-
-
-def receptive_field_px(depth: int, head_convs: int = 0, full_convs: int = 1) -> int:
-    """Radius of the receptive field of a pixel's output, in px.
-
-    Each U-Net has a 3x3 convolution at every level on the way down (``2 ** l`` px each),
-    one at the bottom and one per level on the way up, and the pooling grid shifts by up
-    to ``2 ** depth - 1`` px: ``4 * 2 ** depth - 3`` px per U-Net, plus 2 px per further
-    full-resolution convolution pair (``full_convs - 1``), two U-Nets in series, and 1 px
-    per 3x3 convolution before the heads (``head_convs``: 1 with ``head_filters``, else 0).
-    """
-    per_unet = 4 * 2 ** int(depth) - 3 + 2 * (int(full_convs) - 1)
-    return 2 * per_unet + int(head_convs)
-
-
-def model_field(model: Any) -> tuple[int, int]:
-    """``(radius, align)`` in px of a built or loaded locnet model, read off its layers
-    (its pooling levels, its full-resolution convolutions and whether it has the shared
-    head convolution): its :func:`receptive_field_px` and :func:`pooling_factor`."""
-    names = [layer.name for layer in model.layers]
-    depth = sum(1 for name in names if name.startswith("context_pool"))
-    full = sum(1 for name in names if name.split("_")[:2] == ["context", "down0"])
-    return (receptive_field_px(depth, names.count(HEAD_CONV_LAYER), max(full, 1)),
-            pooling_factor(depth))
 
 
 def loss_params(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -299,8 +268,8 @@ def build_locnet(input_shape: Sequence[int], *, is_3d: bool = False,
     470.3. Training
     recomputes the frame features for every window of K frames, as DECODE does;
     prediction computes them once per frame and shares them between the K windows that
-    read the frame (:func:`split_locnet`). Sigmas use softplus + a floor, not a sigmoid,
-    so they are not bounded above.
+    read the frame (:func:`~smlmscale.models.locnet_layout.split_locnet`). Sigmas use
+    softplus + a floor, not a sigmoid, so they are not bounded above.
 
     Parameters
     ----------
@@ -358,56 +327,3 @@ def build_locnet(input_shape: Sequence[int], *, is_3d: bool = False,
                  background_scale=float(background_scale))
     outputs = keras.layers.Concatenate(name="locnet_output")(out)
     return keras.Model(inputs, outputs, name="locnet")
-
-
-def head_constants(model: Any) -> dict[str, Any]:
-    """The head constants recorded in a locnet model's layers.
-
-    Returns
-    -------
-    dict
-        ``is_3d``, ``photon_scale`` (photons), ``z_range_nm`` (``(lo, hi)`` or None),
-        ``background_scale`` and ``context`` (K).
-    """
-    names = {layer.name: layer for layer in model.layers}
-    photons = names.get("scale_photons")
-    background = names.get("scale_background")
-    z = names.get("scale_z")
-    z_range = None if z is None else (float(z.offset - z.scale), float(z.offset + z.scale))
-    return {"is_3d": z is not None,
-            "photon_scale": float(photons.scale) if photons is not None else 1.0,
-            "z_range_nm": z_range,
-            "background_scale": float(background.scale) if background is not None else 1.0,
-            "context": int(model.input_shape[-1])}
-
-
-def split_locnet(model: Any) -> tuple[Any, Any, int] | None:
-    """The two halves of a K = 3 locnet model, to compute each frame's features once.
-
-    A window of K frames applies the shared frame U-Net to each of its frames, so
-    consecutive windows of a movie would compute the features of a frame K times; the
-    halves let prediction compute them once per frame and feed the context half with
-    the K feature maps concatenated in frame order (equal to the whole model, up to
-    float32 rounding).
-
-    Parameters
-    ----------
-    model : keras.Model
-        A locnet model (:func:`build_locnet`, or one loaded from ``model.keras``).
-
-    Returns
-    -------
-    tuple or None
-        ``(frame_net, context_net, features)``: ``frame_net`` maps ``(B, h, w, 1)``
-        normalized frames to ``(B, h, w, features)``; ``context_net`` maps ``(B, h, w,
-        K * features)`` to the output maps ``(B, h, w, 8 or 10)``. None for K = 1 (each
-        frame is read by one window only: nothing to share).
-    """
-    import keras
-
-    if int(model.input_shape[-1]) == 1:
-        return None
-    frame_net = model.get_layer("frame_net")
-    context_net = keras.Model(model.get_layer("frames_join").output, model.output,
-                              name="locnet_context")
-    return frame_net, context_net, int(frame_net.output.shape[-1])

@@ -92,7 +92,7 @@ def context_stacks(frames: np.ndarray, *, first: int, stop: int, n_frames: int,
         ``first + s - K//2 .. first + s + K//2`` (clipped to the movie: its first and
         last frame repeat) along the last axis. For feature maps, ``(stop - first, H, W,
         K * F)``: the K frames' F maps one after the other (frame-major), as locnet's
-        context half reads them (:func:`smlmscale.models.locnet.split_locnet`).
+        context half reads them (:func:`smlmscale.models.locnet_layout.split_locnet`).
 
     Raises
     ------

@@ -11,7 +11,7 @@ filtered by the predicted uncertainty. Since the stitched maps equal the whole f
 the table equals whole-movie prediction wherever blocks and tiles are cut.
 
 With the model's two halves (:class:`SplitNet`, from
-:func:`smlmscale.models.locnet.split_locnet`) a block computes the frame features of each
+:func:`smlmscale.models.locnet_layout.split_locnet`) a block computes the frame features of each
 frame it reads once, tiled as the whole model is, and shares them between the K stacks
 that read the frame; the context half then predicts the stacks of features. On K = 3
 models this does the frame U-Net's work once per frame instead of three times.
@@ -39,7 +39,7 @@ LOCNET_THRESHOLD = 0.3
 
 @dataclass(frozen=True)
 class SplitNet:
-    """A locnet model's two halves (:func:`smlmscale.models.locnet.split_locnet`).
+    """A locnet model's two halves (:func:`smlmscale.models.locnet_layout.split_locnet`).
 
     Attributes
     ----------

@@ -96,7 +96,7 @@ def flexible(model: Any, precision: str = "float32") -> Any:
 def _field(model: Any, receptive_field: Any, upsamples: int) -> tuple[int, int]:
     """``(radius, align)``; locnet's nested per-frame U-Net from its builder's formula."""
     if model.name == "locnet":
-        from smlmscale.models.locnet import model_field
+        from smlmscale.models.locnet_layout import model_field
 
         return model_field(model)
     return receptive_field(model, upsampling=upsamples)
@@ -112,7 +112,7 @@ def _split(model: Any) -> Any:
     """A K = 3 locnet's halves as a :class:`~smlmscale.predict.locnet_block.SplitNet`."""
     if model.name != "locnet":
         return None
-    from smlmscale.models.locnet import split_locnet
+    from smlmscale.models.locnet_layout import split_locnet
     from smlmscale.predict.locnet_block import SplitNet
 
     halves = split_locnet(model)

@@ -29,7 +29,8 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 FLOAT32_PREFIXES = ("head_", "scale_", "locnet_output")
 _CPUINFO = "/proc/cpuinfo"
 
-__all__ = ["BF16_FLAGS", "PRECISIONS", "cpu_has_bf16", "resolve_precision", "with_precision"]
+__all__ = ["BF16_FLAGS", "PRECISIONS", "cpu_has_bf16", "float32_layers", "resolve_precision",
+           "with_precision"]
 
 
 def cpu_has_bf16(cpuinfo: str = _CPUINFO) -> bool:
@@ -90,15 +91,48 @@ def with_precision(model: Any, precision: str, *, input_shape: tuple | None = No
     """
     if precision == "float32" and input_shape is None:
         return model
-    import keras
-
     last = model.layers[-1].name
+
+    def dtype(layer: Any) -> str | None:
+        if precision == "float32" or _keeps_float32(layer, last):
+            return None
+        return "mixed_bfloat16"
+
+    return _clone(model, dtype, input_shape=input_shape)
+
+
+def float32_layers(model: Any) -> Any:
+    """``model`` with every layer computing in float32 (a clone with the same weights and,
+    if ``model`` is compiled, a fresh optimizer of the same configuration and its loss),
+    or ``model`` itself when it already does: what a model folder saves, so that
+    ``predict --precision`` alone decides how a saved model computes."""
+    def mixed(layer: Any) -> bool:
+        policy = getattr(layer, "dtype_policy", None)
+        return policy is not None and getattr(policy, "name", "float32") != "float32"
+
+    def nested(m: Any) -> list[Any]:
+        return [x for layer in m.layers
+                for x in ([layer, *nested(layer)] if hasattr(layer, "layers") else [layer])]
+
+    if not any(mixed(layer) for layer in nested(model)):
+        return model
+    copy = _clone(model, lambda layer: "float32")
+    if getattr(model, "compiled", False) and model.optimizer is not None:
+        optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+        copy.compile(optimizer=optimizer, loss=model.loss)
+    return copy
+
+
+def _clone(model: Any, dtype: Any, *, input_shape: tuple | None = None) -> Any:
+    """A clone of ``model`` (nested models too) with its weights, each layer's dtype
+    policy ``dtype(layer)`` (None: as it was), and a new input of ``input_shape``."""
+    import keras
 
     def clone(layer: Any) -> Any:
         config = layer.get_config()
-        if precision != "float32" and isinstance(layer, keras.layers.Layer) \
-                and "dtype" in config and not _keeps_float32(layer, last):
-            config["dtype"] = "mixed_bfloat16"
+        wanted = dtype(layer) if isinstance(layer, keras.layers.Layer) else None
+        if wanted is not None and "dtype" in config:
+            config["dtype"] = wanted
         return layer.__class__.from_config(config)
 
     inputs = None if input_shape is None else keras.Input(tuple(input_shape))

@@ -11,7 +11,8 @@ prediction uses (:func:`smlmscale.predict.precision.with_precision`): bfloat16 c
 with float32 weights, the output heads and the loss in float32. On the accuracy
 benchmark's locnet training (this project's 2-core AVX512-BF16 machine) it took 799 s
 instead of 1,034 for the same accuracy (``benchmarks/RESULTS.md``). The model folder's
-``model.keras`` is saved with float32 layers (:func:`float32_layers`) whatever the
+``model.keras`` is saved with float32 layers
+(:func:`smlmscale.predict.precision.float32_layers`) whatever the
 arithmetic of training, so ``predict --precision`` alone decides how a model computes.
 """
 
@@ -87,6 +88,22 @@ def precision(mixed: bool, gpus: list[str] | None = None) -> Iterator[str]:
         keras.config.set_dtype_policy(before)
 
 
+def check_arithmetic(precision: str, *, mixed: bool, gpus: list[str] | None = None) -> None:
+    """Refuse ``--mixed-precision`` with ``--precision bfloat16``, or without a GPU.
+
+    Raises
+    ------
+    InputError
+        ``mixed`` with ``precision == "bfloat16"``, or ``mixed`` and no visible GPU.
+    """
+    if not mixed:
+        return
+    if precision == "bfloat16":
+        raise InputError("--mixed-precision (float16 on a GPU) and --precision bfloat16 "
+                         "exclude each other", hint="give one of them")
+    check_precision(True, gpus)
+
+
 def train_arithmetic(precision: str, *, model_kind: str, mixed: bool,
                      gpus: list[str] | None = None) -> str:
     """``"float16"`` (``--mixed-precision``), ``"bfloat16"`` or ``"float32"``: how a run
@@ -98,48 +115,17 @@ def train_arithmetic(precision: str, *, model_kind: str, mixed: bool,
     Raises
     ------
     InputError
-        ``--mixed-precision`` with ``--precision bfloat16``, or an unknown precision.
+        What :func:`check_arithmetic` refuses, or an unknown precision.
     """
     from smlmscale.predict.precision import resolve_precision
 
+    gpus = visible_gpus() if gpus is None else gpus
+    check_arithmetic(precision, mixed=mixed, gpus=gpus)
     if mixed:
-        if precision == "bfloat16":
-            raise InputError("--mixed-precision (float16 on a GPU) and --precision bfloat16 "
-                             "exclude each other", hint="give one of them")
         return "float16"
-    if precision == "auto" and (visible_gpus() if gpus is None else gpus):
+    if precision == "auto" and gpus:
         return "float32"
     return resolve_precision(precision, model_kind=model_kind)
-
-
-def float32_layers(model: Any) -> Any:
-    """``model`` with every layer computing in float32 (a clone with the same weights), or
-    ``model`` itself when it already does: what a model folder saves."""
-    import keras
-
-    def mixed(layer: Any) -> bool:
-        policy = getattr(layer, "dtype_policy", None)
-        return policy is not None and getattr(policy, "name", "float32") != "float32"
-
-    def nested(m: Any) -> list[Any]:
-        return [x for layer in m.layers
-                for x in ([layer, *nested(layer)] if hasattr(layer, "layers") else [layer])]
-
-    if not any(mixed(layer) for layer in nested(model)):
-        return model
-
-    def clone(layer: Any) -> Any:
-        config = layer.get_config()
-        if "dtype" in config:
-            config["dtype"] = "float32"
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
-    copy.set_weights(model.get_weights())
-    if getattr(model, "compiled", False) and model.optimizer is not None:
-        optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
-        copy.compile(optimizer=optimizer, loss=model.loss)
-    return copy
 
 
 def float32_output(model: Any) -> Any:
@@ -152,5 +138,5 @@ def float32_output(model: Any) -> Any:
     return keras.Model(model.inputs, out, name=model.name)
 
 
-__all__ = ["check_precision", "choose_strategy", "float32_layers", "float32_output",
+__all__ = ["check_arithmetic", "check_precision", "choose_strategy", "float32_output",
            "precision", "train_arithmetic", "visible_gpus"]

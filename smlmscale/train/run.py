@@ -319,7 +319,7 @@ def _finish(plan: TrainPlan, model: Any, partial: Path, notes: list[str], *, mon
         model = save_learned(model, plan.mask_learning, partial)
         notes.append(f"the learnt phase mask is in {final / MASK_FILE} and its PSF file "
                      f"{final / PSF_FILE} (simulate --psf takes it)")
-    from smlmscale.train.devices import float32_layers
+    from smlmscale.predict.precision import float32_layers
 
     model = float32_layers(model)    # predict --precision decides how it computes
     tmp = partial / f".partial_{md.MODEL_FILE}"

@@ -8,6 +8,7 @@ import pytest
 from smlmscale.errors import InputError
 from smlmscale.models import build_locnet, build_model, model_kind
 from smlmscale.models import locnet
+from smlmscale.models import locnet_layout as layout
 
 
 def _frames(shape, seed=0):
@@ -31,7 +32,7 @@ def test_outputs_in_the_heads_ranges(is_3d, context):
     assert np.all(out[..., sigmas] > 0) and np.all(out[..., c["background"]] >= 0)
     if is_3d:
         assert np.all((out[..., c["z"]] >= -400) & (out[..., c["z"]] <= 600))
-    assert locnet.head_constants(model) == {
+    assert layout.head_constants(model) == {
         "is_3d": is_3d, "photon_scale": 5000.0, "context": context,
         "z_range_nm": (-400.0, 600.0) if is_3d else None, "background_scale": 20.0}
 
@@ -84,7 +85,7 @@ def test_build_reads_the_patch_set_attrs():
              "background_units": "input", "max_emitters": 12, "filters": 8}
     model = build_model("locnet", (16, 16, 3), (16, 16, 6), params=attrs)
     assert model.output_shape == (None, 16, 16, 10)
-    assert locnet.head_constants(model) == {
+    assert layout.head_constants(model) == {
         "is_3d": True, "photon_scale": 8000.0, "z_range_nm": (-600.0, 600.0),
         "background_scale": 1.0, "context": 3}
     kwargs = locnet.builder_kwargs(None, (16, 16, 1), (16, 16, 5))
@@ -121,24 +122,3 @@ def test_trains_saves_and_reloads_in_safe_mode(tmp_path):
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
     assert loaded.loss.max_emitters == 4
     assert isinstance(keras.saving.load_model(path, safe_mode=True), keras.Model)
-
-
-@pytest.mark.parametrize(("head_filters", "full_convs", "radius"),
-                         [(0, 1, 26), (4, 1, 27), (4, 2, 31)])
-def test_receptive_field(head_filters, full_convs, radius):
-    assert locnet.pooling_factor(2) == 4
-    assert locnet.receptive_field_px(2, head_convs=int(head_filters > 0),
-                                     full_convs=full_convs) == radius
-    model = build_locnet((None, None, 1), photon_scale=1000.0, filters=4,
-                         head_filters=head_filters, full_convs=full_convs)
-    assert sum(layer.name.startswith("context_down0") for layer in model.layers) == full_convs
-    assert any(layer.name == locnet.HEAD_CONV_LAYER
-               for layer in model.layers) == (head_filters > 0)
-    assert locnet.model_field(model) == (radius, 4)
-    x = _frames((1, 64, 64, 1))
-    y = x.copy()
-    y[0, 0, 0, 0] += 10.0  # a change in a corner reaches at most the radius away
-    diff = np.abs(np.asarray(model(x)) - np.asarray(model(y))).max(axis=-1)[0]
-    rows, cols = np.nonzero(diff > 1e-6)
-    assert rows.max() <= radius and cols.max() <= radius
-    assert max(rows.max(), cols.max()) >= radius - 4     # the bound is nearly reached

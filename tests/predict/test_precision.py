@@ -128,3 +128,21 @@ def test_bf16_tiles_equal_the_whole_movie(tmp_path):
     (tiled, _), grid = _whole(movie, folder, tile=16, predictor=bf16)
     assert len(grid.windows()) > 1
     _same(tiled, whole)
+
+
+def test_float32_layers_clones_a_mixed_model_with_its_weights_and_optimizer():
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same",
+                                                    dtype="mixed_bfloat16")(inputs))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-4), loss="mse")
+    plain = pr.float32_layers(model)
+    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
+    np.testing.assert_array_equal(plain.get_weights()[0], model.get_weights()[0])
+    assert plain.optimizer is not model.optimizer
+    assert float(plain.optimizer.learning_rate) == pytest.approx(3e-4)
+    assert plain.loss == "mse"
+    assert pr.float32_layers(plain) is plain
+    back = pr.with_precision(plain, "bfloat16")     # the same clone, the other way
+    assert back.layers[-1].dtype_policy.name == "float32"     # the last layer stays float32
+    np.testing.assert_array_equal(back.get_weights()[0], model.get_weights()[0])
+

@@ -78,20 +78,22 @@ def test_train_arithmetic_follows_the_cpu_and_refuses_a_clash(monkeypatch):
     assert train_arithmetic("auto", model_kind="locnet", mixed=False,
                             gpus=["/device:GPU:0"]) == "float32"
     assert train_arithmetic("float32", model_kind="locnet", mixed=False, gpus=[]) == "float32"
-    assert train_arithmetic("auto", model_kind="locnet", mixed=True, gpus=[]) == "float16"
+    assert train_arithmetic("auto", model_kind="locnet", mixed=True,
+                            gpus=["/device:GPU:0"]) == "float16"
+    with pytest.raises(InputError, match="needs a GPU"):
+        train_arithmetic("auto", model_kind="locnet", mixed=True, gpus=[])
     monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: False)
     assert train_arithmetic("auto", model_kind="locnet", mixed=False, gpus=[]) == "float32"
     with pytest.raises(InputError, match="exclude each other"):
         train_arithmetic("bfloat16", model_kind="locnet", mixed=True, gpus=[])
 
 
-def test_float32_layers_clones_a_mixed_model_with_its_weights():
-    from smlmscale.train.devices import float32_layers
+def test_check_arithmetic_refuses_what_cannot_run():
+    from smlmscale.train.devices import check_arithmetic
 
-    inputs = keras.Input((8, 8, 1))
-    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same",
-                                                    dtype="mixed_bfloat16")(inputs))
-    plain = float32_layers(model)
-    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
-    np.testing.assert_array_equal(plain.get_weights()[0], model.get_weights()[0])
-    assert float32_layers(plain) is plain
+    check_arithmetic("bfloat16", mixed=False, gpus=[])
+    check_arithmetic("auto", mixed=True, gpus=["/device:GPU:0"])
+    with pytest.raises(InputError, match="exclude each other"):
+        check_arithmetic("bfloat16", mixed=True, gpus=["/device:GPU:0"])
+    with pytest.raises(InputError, match="needs a GPU"):
+        check_arithmetic("auto", mixed=True, gpus=[])
