@@ -7,7 +7,7 @@ trains every true emitter to be likely under this mixture). One emitter's probab
 is usually spread over 2-4 pixels, each pointing at it with its own offset, and where
 the network cannot tell one emitter from two close ones, some pixels point between them.
 
-A candidate (:func:`smlmscale.localize.locnet.window_candidates`) therefore does not
+A candidate (:func:`smlmscale.localize.locnet_windows.window_candidates`) therefore does not
 take its own pixel's values alone. Its **components** are the pixels of its 3 x 3
 window with ``p >= MIN_COMPONENT_P``; a pixel in the windows of several candidates
 belongs to the one its mean lies nearest to (the candidate's own pixel always to
@@ -61,7 +61,7 @@ def window_mixture(p: np.ndarray, dx: np.ndarray, dy: np.ndarray, sigma_x: np.nd
         their predicted standard deviations (px, positive).
     t, i, j : numpy.ndarray
         Frame, row and column of each candidate (int; distinct pixels, see
-        :func:`smlmscale.localize.locnet.window_candidates`).
+        :func:`smlmscale.localize.locnet_windows.window_candidates`).
 
     Returns
     -------

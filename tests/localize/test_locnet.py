@@ -6,17 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smlmscale.localize.locnet import (MAX_PER_WINDOW, MIN_EXTRA_P, SPLIT_AT, empty_table,
-                                       local_maxima, locnet_candidates, output_channels,
+from smlmscale.localize.locnet import (empty_table, locnet_candidates, output_channels,
                                        table_columns)
+from smlmscale.localize.locnet_windows import (MAX_PER_WINDOW, MERGE_PX, MIN_EXTRA_P, SPLIT_AT,
+                                               local_maxima)
 from smlmscale.localize.locnet_mixture import window_mixture
 
 
-def naive_candidates(p, threshold):
+def naive_candidates(p, threshold, dx=None, dy=None):
     """Pixel by pixel: (t, i, j, confidence) of the maxima under the raster-order tie rule
-    and of the extra pixels of windows that stand for several emitters, in raster order."""
+    and of the extra pixels of windows that stand for several emitters, in raster order;
+    with the offsets ``dx, dy``, less the extra pixels whose estimate lies within
+    ``MERGE_PX`` of a neighbouring maximum's."""
     t_, h, w = p.shape
-    claimed, out = set(), []
+    claimed, out, maxima = set(), [], set()
     for t in range(t_):
         for i in range(h):
             for j in range(w):
@@ -35,17 +38,31 @@ def naive_candidates(p, threshold):
                         ok &= v > p[t, r, c] if before else v >= p[t, r, c]
                 if not (ok and total >= threshold):
                     continue
+                maxima.add((t, i, j))
                 n = int(min(max(np.floor(total + 1 - SPLIT_AT), 1), MAX_PER_WINDOW))
                 picks = [(r, c) for q, _, r, c in sorted(near)[:n - 1] if -q >= MIN_EXTRA_P]
                 for r, c in [(i, j), *picks]:
                     if (t, r, c) not in claimed:
                         claimed.add((t, r, c))
                         out.append((t, r, c, min(1.0, total / n)))
-    return sorted(out)
+    if dx is None:
+        return sorted(out)
+
+    def estimate(t, r, c):
+        return np.array([c + 0.5 + dx[t, r, c], r + 0.5 + dy[t, r, c]], np.float64)
+
+    def duplicate(t, r, c):
+        return (t, r, c) not in maxima and any(
+            (t, r + a, c + b) in maxima
+            and np.sum((estimate(t, r + a, c + b) - estimate(t, r, c)) ** 2) <= MERGE_PX ** 2
+            for a in (-1, 0, 1) for b in (-1, 0, 1))
+
+    return sorted(cand for cand in out if not duplicate(*cand[:3]))
 
 
 def random_maps(shape, *, is_3d, seed, levels=None, blobs=0):
-    """Output maps with channels in the contract's order; ``levels`` quantizes p (ties)."""
+    """Output maps with channels in the contract's order; ``levels`` quantizes p (ties);
+    the pixels of odd columns point near their left neighbour's estimate."""
     rng = np.random.default_rng(seed)
     t, h, w = shape
     maps = rng.uniform(0, 1, (t, h, w, len(output_channels(is_3d)))).astype(np.float32)
@@ -57,6 +74,10 @@ def random_maps(shape, *, is_3d, seed, levels=None, blobs=0):
         p = np.round(p * levels) / levels
     maps[..., 0] = p
     maps[..., 2:4] -= 0.5
+    # odd columns point about where their left neighbour does: duplicates to drop
+    odd = maps[:, :, 1::2].shape[:3]
+    maps[:, :, 1::2, 2] = maps[:, :, 0::2, 2][:, :, :odd[2]] - 1 + rng.normal(0, 0.2, odd)
+    maps[:, :, 1::2, 3] = maps[:, :, 0::2, 3][:, :, :odd[2]] + rng.normal(0, 0.2, odd)
     return maps
 
 
@@ -66,8 +87,9 @@ def test_matches_the_pixel_loop(is_3d, levels):
     maps = random_maps((3, 13, 11), is_3d=is_3d, seed=1, levels=levels, blobs=12)
     got = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, threshold=0.3,
                             is_3d=is_3d)
-    want = naive_candidates(maps[..., 0], 0.3)
+    want = naive_candidates(maps[..., 0], 0.3, maps[..., 2], maps[..., 3])
     assert len(want) > 5
+    assert len(naive_candidates(maps[..., 0], 0.3)) > len(want)     # the rule is exercised
     assert len(got) == len(want)
     names = output_channels(is_3d)
     t, i, j = (np.array([w[k] for w in want]) for k in range(3))
@@ -163,15 +185,20 @@ def test_a_window_of_two_emitters_gives_two_candidates():
     assert len(locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)) == 1
 
 
-def test_no_two_candidates_are_neighbours():
-    maps = random_maps((4, 30, 30), is_3d=False, seed=3, levels=3, blobs=40)
-    keep = local_maxima(maps[..., 0])
-    t, i, j = np.nonzero(keep)
-    cells = set(zip(t.tolist(), i.tolist(), j.tolist()))
-    for f, r, c in cells:
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                assert (dr, dc) == (0, 0) or (f, r + dr, c + dc) not in cells
+def test_an_extra_pixel_pointing_at_its_neighbouring_maximum_is_no_second_emitter():
+    maps = np.zeros((1, 7, 7, 8), np.float32)
+    maps[0, 2, 2, :4] = [0.9, 2000.0, 0.1, 0.0]      # a maximum and its window's brightest
+    maps[0, 3, 3, :4] = [0.6, 1800.0, -0.4, -1.0]    # other pixel: sum 1.52 stands for two
+    maps[0, 2, 3, 0] = 0.02
+    two = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
+    assert len(two) == 2                             # (3, 3) points 0.5 px from (2, 2)
+    assert MERGE_PX < 0.5
+    maps[0, 3, 3, 2:4] = [-0.95, -0.85]              # now 0.15 px away: the same emitter
+    one = locnet_candidates(maps, first_frame=0, pixel_size_nm=100.0, is_3d=False)
+    assert len(one) == 1 and one.photons[0] == 2000.0
+    # its pixel joins the maximum's mixture (both point at about x 2.6, y 2.5 px)
+    assert one.x_nm[0] == pytest.approx((0.9 * 260 + 0.6 * 255) / 1.5, abs=1e-3)
+    assert one.y_nm[0] == pytest.approx((0.9 * 250 + 0.6 * 265) / 1.5, abs=1e-3)
 
 
 def tiled(maps, *, tile, halo, frame_shape=None, threshold=0.3, is_3d=False):
@@ -200,6 +227,9 @@ def test_tiles_equal_the_whole_frame(tile, halo, levels):
     whole = whole.sort_values(["frame", "y_nm", "x_nm"], ignore_index=True)
     assert len(whole) > 20
     pd.testing.assert_frame_equal(tiled(maps, tile=tile, halo=halo), whole)
+    maps[..., 2] = 0.0                           # no two pixels point at the same place
+    assert len(locnet_candidates(maps, first_frame=7, pixel_size_nm=100.0,
+                                 is_3d=False)) > len(whole)
 
 
 def test_tiles_ignore_padding_beyond_the_frame():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smlmscale.localize.locnet import window_candidates
+from smlmscale.localize.locnet_windows import window_candidates
 from smlmscale.localize.locnet_mixture import MIN_COMPONENT_P, window_mixture
 
 
