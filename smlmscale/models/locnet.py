@@ -55,7 +55,9 @@ DEFAULT_DEPTH = 2
 #: 484.7 to 467.8 and the lateral RMSE at 0.5 emitters/um^2 from 1.48 to 1.27x the CRLB
 #: (1.47 to 1.30x on movies of other seeds); training takes 929 s instead of 799. The
 #: default model with the targets' collision rule: 1.42x on the benchmark's movie, 1.21-1.26x
-#: on three others. Prediction costs 22 % more in float32, 29 % in bfloat16 (256 px).
+#: on three others (1.26x and 1.20-1.25x once duplicated extra candidates are dropped,
+#: :data:`smlmscale.localize.locnet_windows.MERGE_PX`). Prediction costs 22 % more in
+#: float32, 29 % in bfloat16 (256 px).
 DEFAULT_FULL_CONVS = 2
 #: Default filters of the shared 3x3 convolution before the 1x1 heads (0: none).
 DEFAULT_HEAD_FILTERS = 16
