@@ -36,7 +36,6 @@ NumPy in, pandas out; vectorized over frames and pixels (no Python loop over pix
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd

@@ -248,10 +248,16 @@ def build_model(kind: str, input_shape: Sequence[int], target_shape: Sequence[in
     return model_kind(kind).build(input_shape, target_shape, params=params)
 
 
+def has_z_head(kind: str, target_shape: Sequence[int]) -> bool:
+    """Whether a ``kind`` model trained on targets of ``target_shape`` regresses z
+    (a locnet on ``frames`` targets with z)."""
+    return kind == "locnet" and locnet.TARGET_CHANNELS.get(int(target_shape[-1]), False)
+
+
 def models_for(generator: str | None) -> list[str]:
     """Names of the model kinds that train on patches of ``generator``."""
     return [name for name, kind in MODEL_KINDS.items() if generator in kind.generators]
 
 
-__all__ = ["LOSS_NAMES", "MODELS", "MODEL_KINDS", "ModelKind", "build_model", "model_kind",
-           "models_for"]
+__all__ = ["LOSS_NAMES", "MODELS", "MODEL_KINDS", "ModelKind", "build_model", "has_z_head",
+           "model_kind", "models_for"]

@@ -238,6 +238,7 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
 
     from smlmscale.train.callbacks import (CosineLR, EpochCheckpoint, ResumableEarlyStopping,
                                            ResumableReduceLROnPlateau)
+    from smlmscale.models.kinds import has_z_head
     from smlmscale.train.devices import (choose_strategy, precision, train_arithmetic,
                                          visible_gpus)
 
@@ -254,7 +255,8 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
                if settings.augment and ps is not None else "none")
     strategy = choose_strategy(gpus)
     arithmetic = train_arithmetic(settings.precision, model_kind=settings.model,
-                                  mixed=settings.mixed_precision, gpus=gpus)
+                                  mixed=settings.mixed_precision, gpus=gpus,
+                                  is_3d=has_z_head(settings.model, plan.shapes[1]))
     with precision(settings.mixed_precision, gpus) as policy, strategy.scope():
         model = _compiled_model(plan, arithmetic)
         if any(layer.dtype_policy.name == "mixed_bfloat16" for layer in model.layers):

@@ -88,7 +88,7 @@ class TrainSettings(Settings):
     precision : str
         ``auto``, ``float32`` or ``bfloat16``: the arithmetic of training without
         ``mixed_precision`` (:func:`smlmscale.train.devices.train_arithmetic`; ``auto``:
-        bfloat16 for locnet on a CPU that computes it natively, else float32).
+        bfloat16 for a 2D locnet on a CPU that computes it natively, else float32).
     steps_per_epoch : int or None
         Batches per epoch of ``--simulate`` training (None: 500); a patch-set epoch is one
         pass over its training split.
@@ -145,7 +145,7 @@ class TrainSettings(Settings):
     precision: str = setting("auto", choices=("auto", "float32", "bfloat16"),
                              help="Arithmetic without --mixed-precision: bfloat16 (float32 "
                                   "weights and heads) where the CPU has it natively; auto "
-                                  "picks it there for locnet, else float32")
+                                  "picks it there for a 2D locnet, else float32")
     steps_per_epoch: int | None = setting(None, min=1, default_text="500 with --simulate",
                                           help="Batches per epoch of simulated data "
                                                "(--simulate only)")

@@ -41,3 +41,11 @@ def test_geometry_is_checked_from_the_record_without_keras():
         model_kind("counts").check_geometry((8, 8, 3), (8, 8, 1))
     with pytest.raises(InputError, match="unknown model kind 'resnet'"):
         model_kind("resnet")
+
+
+def test_has_z_head():
+    from smlmscale.models.kinds import has_z_head
+
+    assert has_z_head("locnet", (32, 32, 6))
+    assert not has_z_head("locnet", (32, 32, 5))
+    assert not has_z_head("deepstorm3d", (64, 64, 25))

@@ -74,6 +74,10 @@ def test_train_arithmetic_follows_the_cpu_and_refuses_a_clash(monkeypatch):
     monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: True)
     monkeypatch.setattr(pr, "_gpu_visible", lambda: False)
     assert train_arithmetic("auto", model_kind="locnet", mixed=False, gpus=[]) == "bfloat16"
+    assert train_arithmetic("auto", model_kind="locnet", mixed=False, gpus=[],
+                            is_3d=True) == "float32"     # z learns worse in bfloat16
+    assert train_arithmetic("bfloat16", model_kind="locnet", mixed=False, gpus=[],
+                            is_3d=True) == "bfloat16"    # unless asked for
     assert train_arithmetic("auto", model_kind="deepstorm", mixed=False, gpus=[]) == "float32"
     assert train_arithmetic("auto", model_kind="locnet", mixed=False,
                             gpus=["/device:GPU:0"]) == "float32"

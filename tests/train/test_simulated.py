@@ -149,3 +149,21 @@ def test_bfloat16_training_saves_a_float32_model(tmp_path):
     assert trained.get_layer("context_down0").dtype_policy.name == "mixed_bfloat16"
     assert trained.get_layer("head_p").dtype_policy.name == "float32"
     np.testing.assert_array_equal(saved.get_weights()[0], trained.get_weights()[0])
+
+
+def test_auto_precision_trains_a_3d_locnet_in_float32(tmp_path, monkeypatch):
+    pytest.importorskip("keras")
+    from smlmscale.io import modeldir as md
+    from smlmscale.predict import precision as pr
+    from smlmscale.train.run import train_model
+
+    monkeypatch.setattr(pr, "cpu_has_bf16", lambda *a: True)     # a CPU with bfloat16
+    monkeypatch.setattr(pr, "_gpu_visible", lambda: False)
+    params = _yaml(tmp_path / "sim.yaml", json.dumps(
+        {**SMALL, "psf": {"model": "astigmatic", "z_range_nm": [-600.0, 600.0]}}))
+    given = {"model": "locnet", "epochs": 1, "batch_size": 4, "steps_per_epoch": 2,
+             "filters": 4}
+    result = train_model(None, tmp_path / "m", given=given, simulate=params)
+    assert result.device.endswith(", float32")
+    meta = json.loads((tmp_path / "m" / md.META_FILE).read_text())
+    assert meta["target_shape"][-1] == 6 and meta["training"]["precision"] == "auto"
