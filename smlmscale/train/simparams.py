@@ -32,7 +32,10 @@ from smlmscale.simulate.settings import (BackgroundSettings, EmitterSettings, Mo
 
 #: Standard deviations of the Poisson emitter count above its mean kept by the loss.
 COUNT_SIGMAS = 5.0
-_RANGES = ("density_per_um2", "photons", "background_photons_per_px", "sigma_nm")
+#: Default range of a sample's mean on-run length, frames (``on_frames_mean``).
+ON_FRAMES_MEAN = (3.0, 3.0)
+_RANGES = ("density_per_um2", "photons", "background_photons_per_px", "sigma_nm",
+           "on_frames_mean")
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,12 @@ class SimTrainSettings(SimulationSettings):
         ``sigma_nm_range`` is replaced by ``sigma_nm``.
     camera : CameraSettings
         The fixed camera (QE, EM gain, e-/ADU, baseline, read noise).
-    on_frames_mean : float
-        Mean on-run length of the blinking, frames.
+    on_frames_mean : (float, float)
+        Mean on-run length of the blinking, frames: MIN MAX of a sample's, or one number
+        (a fixed mean; default 3). A range reaching down to 1 (every emitter on for one
+        frame) was tried for the benchmark's model and not adopted: it was less accurate
+        on movies of 4-frame runs and no better on movies of 1-frame runs
+        (``benchmarks/RESULTS.md``, 2026-12-07).
     pixel_size_nm : float
         Camera pixel in the sample plane, nm.
     patch_size_px : int
@@ -86,7 +93,8 @@ class SimTrainSettings(SimulationSettings):
                                             help="In-focus PSF sigma, MIN MAX")
     psf: PsfSettings = setting(default_factory=PsfSettings, help="PSF model")
     camera: CameraSettings = setting(default_factory=CameraSettings, help="Camera")
-    on_frames_mean: float = setting(3.0, min=1, unit="frames", help="Mean on-run length")
+    on_frames_mean: tuple[float, float] = setting(ON_FRAMES_MEAN, min=1, unit="frames",
+                                                  help="Mean on-run length, MIN MAX")
     pixel_size_nm: float = setting(100.0, min=0, min_open=True, unit="nm",
                                    help="Camera pixel size in the sample plane")
     patch_size_px: int = setting(32, min=8, unit="camera px", help="Side of a sample")
@@ -95,6 +103,8 @@ class SimTrainSettings(SimulationSettings):
     seed: int = setting(0, min=0, help="Seeds the samples and the validation set")
 
     def __post_init__(self) -> None:
+        if isinstance(self.on_frames_mean, (int, float)):     # one number: a fixed mean
+            object.__setattr__(self, "on_frames_mean", (float(self.on_frames_mean),) * 2)
         super().__post_init__()
         for name in _RANGES:
             check_range(self, name)
@@ -159,11 +169,13 @@ class SimTrainSettings(SimulationSettings):
         """The K-frame movie of one sample, its density and background drawn by ``rng``."""
         density = float(rng.uniform(*self.density_per_um2))
         background = float(rng.uniform(*self.background_photons_per_px))
+        low, high = self.on_frames_mean     # a fixed mean draws nothing (same stream)
+        on_frames = float(low if low == high else rng.uniform(low, high))
         return MovieSettings(
             frames=self.context, size_px=(self.patch_size_px, self.patch_size_px),
             pixel_size_nm=self.pixel_size_nm, seed=seed, dtype="float32",
             emitters=EmitterSettings(density_per_um2=density,
-                                     on_frames_mean=self.on_frames_mean),
+                                     on_frames_mean=on_frames),
             photons=PhotonSettings(distribution="uniform", uniform_range=self.photons),
             psf=self.psf.replace(sigma_nm_range=self.sigma_nm),
             background=BackgroundSettings(photons_per_px=background), camera=self.camera)

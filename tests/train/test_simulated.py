@@ -35,9 +35,21 @@ def test_settings_round_trip_and_ranges():
     assert attrs["params"]["max_emitters"] == attrs["max_emitters"] == sim.max_emitters
 
 
+def test_on_time_is_a_range_drawn_per_sample():
+    assert SimTrainSettings.from_mapping({"on_frames_mean": 3}).on_frames_mean == (3.0, 3.0)
+    fixed = SimTrainSettings.from_mapping(SMALL)
+    assert fixed.movie(np.random.default_rng(0), seed=0).emitters.on_frames_mean == 3.0
+    sim = SimTrainSettings.from_mapping({**SMALL, "on_frames_mean": [1.0, 6.0]})
+    rng = np.random.default_rng(0)
+    means = {sim.movie(rng, seed=0).emitters.on_frames_mean for _ in range(20)}
+    assert len(means) == 20 and all(1.0 <= m <= 6.0 for m in means)
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("densty_per_um2: [1, 2]\n", "densty_per_um2"),
     ("photons: [5000, 1000]\n", "photons"),
+    ("on_frames_mean: [4, 1]\n", "on_frames_mean"),
+    ("on_frames_mean: 0.5\n", "on_frames_mean"),
     ("- 1\n- 2\n", "mapping"),
     ("camera:\n  gian: 2\n", "gian"),
 ])
