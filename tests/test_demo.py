@@ -91,6 +91,7 @@ def test_demo_never_touches_a_foreign_folder(client, tmp_path):
     assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
 
 
+@pytest.mark.timeout(600)     # 135 s on an idle 2-core machine; it trains two models
 def test_demo_command(dask_cluster, tmp_path):
     out = tmp_path / "d"
     result = CliRunner().invoke(app, ["--scheduler", dask_cluster.scheduler_address, "demo",
