@@ -89,12 +89,14 @@ class LocnetSettings:
 
 def locnet_settings(settings, meta: dict, pixel_nm: float) -> LocnetSettings:
     """The kernel settings of a locnet run from the user's settings and ``smlmscale.json``."""
+    from smlmscale.models.kinds import has_z_head
+
     norm = meta.get("normalization") or {}
     threshold = LOCNET_THRESHOLD if settings.threshold is None else settings.threshold
     return LocnetSettings(
         context=int(meta["input_shape"][-1]), offset_adu=float(norm.get("offset_adu") or 0.0),
         scale_adu=float(norm.get("scale_adu") or 1.0),
-        is_3d=int(meta["target_shape"][-1]) == 6, threshold=threshold,
+        is_3d=has_z_head("locnet", meta["target_shape"]), threshold=threshold,
         max_uncertainty_nm=settings.max_uncertainty_nm, pixel_nm=pixel_nm,
         batch_size=settings.batch_size)
 

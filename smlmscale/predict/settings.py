@@ -236,7 +236,9 @@ def gives_z(meta: dict) -> bool:
     if meta.get("model") == "deepstorm3d":
         return True
     if meta.get("model") == "locnet":
-        return int((meta.get("target_shape") or [0])[-1]) == 6
+        from smlmscale.models.kinds import has_z_head
+
+        return has_z_head("locnet", meta.get("target_shape") or [0])
     return int((meta.get("generator_params") or {}).get("z_bins") or 0) > 0
 
 
