@@ -42,8 +42,8 @@ import pandas as pd
 
 from smlmscale.localize.locnet_mixture import window_mixture
 from smlmscale.localize.locnet_windows import (MAX_PER_WINDOW, MERGE_PX, MIN_EXTRA_P, SPLIT_AT,
-                                               grown_box, local_maxima, window_candidates,
-                                               window_sums)
+                                               claimed_candidates, grown_box, in_box,
+                                               local_maxima, window_candidates, window_sums)
 
 #: Output channels of a 2D locnet, in order (the contract of the model and its loss).
 OUTPUT_CHANNELS_2D = ("p", "photons", "dx", "dy", "sigma_photons", "sigma_x", "sigma_y",
@@ -159,9 +159,8 @@ def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: f
         return empty_table(is_3d)
     idx = {name: k for k, name in enumerate(names)}
     offsets = (outputs[..., idx["dx"]], outputs[..., idx["dy"]])
-    t, i, j, total = window_candidates(p, box, threshold, offsets)
-    x_px, y_px, sigma_x, sigma_y = _mixture(outputs, p, box, threshold, names, (t, i, j),
-                                            offsets)
+    (t, i, j, total), (x_px, y_px, sigma_x, sigma_y) = _candidates(outputs, p, box, threshold,
+                                                                  names, offsets)
     values = outputs[t, i, j].astype(np.float64)
     channel = {name: values[:, k] for k, name in enumerate(names)}
     nm = float(pixel_size_nm)
@@ -181,27 +180,23 @@ def locnet_candidates(outputs: np.ndarray, *, first_frame: int, pixel_size_nm: f
     return pd.DataFrame({name: columns[name] for name in table_columns(is_3d)})
 
 
-def _mixture(outputs, p, box, threshold, names, cand, offsets):
-    """:func:`window_mixture` of the candidates ``cand = (t, i, j)`` of ``box``.
+def _candidates(outputs, p, box, threshold, names, offsets):
+    """The candidates ``(t, i, j, confidence)`` of ``box`` and their :func:`window_mixture`.
 
     ``box``'s candidates lie up to 1 px beyond it (a window's extra pixels), their rivals
     for a window pixel up to 2 px further, and the rivals' window maxima 1 px further
-    still: the candidates of ``box`` grown by 4 (all of them on a whole frame).
+    still: the mixture reads the candidates of ``box`` grown by 4 (all of them on a whole
+    frame), found in the same call as ``box``'s own.
     """
     grown = grown_box(box, p.shape[1:], 4)
-    every = cand if grown == tuple(box) else window_candidates(p, grown, threshold, offsets)[:3]
+    t, i, j, total, max_i, max_j = claimed_candidates(p, grown, threshold, offsets)
+    every = in_box(max_i, max_j, grown)
+    t, i, j, total, max_i, max_j = (a[every] for a in (t, i, j, total, max_i, max_j))
     idx = {name: k for k, name in enumerate(names)}
     x, y, sx, sy = window_mixture(p, *(outputs[..., idx[n]] for n in
-                                       ("dx", "dy", "sigma_x", "sigma_y")), *every[:3])
-    if every is cand:
-        return x, y, sx, sy
-    shape = np.array(p.shape, dtype=np.int64)
-
-    def key(t, i, j):
-        return (t.astype(np.int64) * shape[1] + i) * shape[2] + j
-
-    at = np.searchsorted(key(*every), key(*cand))      # both in raster order
-    return x[at], y[at], sx[at], sy[at]
+                                       ("dx", "dy", "sigma_x", "sigma_y")), t, i, j)
+    own = in_box(max_i, max_j, box)
+    return (t[own], i[own], j[own], total[own]), (x[own], y[own], sx[own], sy[own])
 
 
 __all__ = ["MAX_PER_WINDOW", "MERGE_PX", "MIN_EXTRA_P", "OUTPUT_CHANNELS_2D",

@@ -140,6 +140,28 @@ def window_candidates(p: np.ndarray, box: Sequence[int], threshold: float,
     ``box``'s windows return. With ``offsets`` (the ``(T, H, W)`` maps ``dx, dy``, px),
     extra candidates that duplicate a neighbouring maximum (:data:`MERGE_PX`) are dropped.
     """
+    t, i, j, confidence, max_i, max_j = claimed_candidates(p, box, threshold, offsets)
+    keep = in_box(max_i, max_j, box)
+    return t[keep], i[keep], j[keep], confidence[keep]
+
+
+def in_box(i: np.ndarray, j: np.ndarray, box: Sequence[int]) -> np.ndarray:
+    """Whether pixels ``(i, j)`` lie in ``box = (r0, r1, c0, c1)`` (bool array)."""
+    r0, r1, c0, c1 = box
+    return (i >= r0) & (i < r1) & (j >= c0) & (j < c1)
+
+
+def claimed_candidates(p: np.ndarray, box: Sequence[int], threshold: float,
+                       offsets: tuple[np.ndarray, np.ndarray] | None = None
+                       ) -> tuple[np.ndarray, ...]:
+    """Every candidate :func:`window_candidates` finds around ``box``, with its maximum.
+
+    Returns ``(t, i, j, confidence, max_i, max_j)`` in raster order: the candidates of the
+    windows whose maximum lies in ``box`` grown by 2 px, ``(max_i, max_j)`` the pixel of
+    each one's window maximum. Those whose maximum lies in ``box`` are exactly
+    :func:`window_candidates`' (the others' rivals may lie beyond what was read), so one
+    call serves any box inside ``box`` (:func:`in_box` on the maxima).
+    """
     grown = grown_box(box, p.shape[1:], 2)
     sums = window_sums(p, grown)
     t, i, j = np.nonzero(local_maxima(p, grown) & (sums >= threshold))
@@ -175,13 +197,10 @@ def window_candidates(p: np.ndarray, box: Sequence[int], threshold: float,
         dup = _duplicates(p.shape, offsets, cand[0][:3], (t[extra], i[extra], j[extra]))
         gone = np.nonzero(extra)[0][dup]
         t, i, j, owner = (np.delete(a, gone) for a in (t, i, j, owner))
-    r0, r1, c0, c1 = box
-    max_i, max_j = cand[0][1][owner], cand[0][2][owner]     # each candidate's maximum
-    inside = (max_i >= r0) & (max_i < r1) & (max_j >= c0) & (max_j < c1)
-    t, i, j, owner = t[inside], i[inside], j[inside], owner[inside]
     order = np.lexsort((j, i, t))
     t, i, j, owner = t[order], i[order], j[order], owner[order]
-    return t, i, j, np.minimum(total[owner] / n[owner], 1.0)
+    max_i, max_j = cand[0][1][owner], cand[0][2][owner]     # each candidate's maximum
+    return t, i, j, np.minimum(total[owner] / n[owner], 1.0), max_i, max_j
 
 
 def _duplicates(shape, offsets, maxima, extras) -> np.ndarray:
@@ -208,5 +227,5 @@ def _duplicates(shape, offsets, maxima, extras) -> np.ndarray:
     return dup
 
 
-__all__ = ["MAX_PER_WINDOW", "MERGE_PX", "MIN_EXTRA_P", "SPLIT_AT", "grown_box",
-           "local_maxima", "window_candidates", "window_sums"]
+__all__ = ["MAX_PER_WINDOW", "MERGE_PX", "MIN_EXTRA_P", "SPLIT_AT", "claimed_candidates",
+           "grown_box", "in_box", "local_maxima", "window_candidates", "window_sums"]
