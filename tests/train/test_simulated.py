@@ -45,8 +45,26 @@ def test_on_time_is_a_range_drawn_per_sample():
     assert len(means) == 20 and all(1.0 <= m <= 6.0 for m in means)
 
 
+def test_a_share_of_samples_blinks_for_one_frame():
+    fixed = SimTrainSettings.from_mapping(SMALL)
+    none = SimTrainSettings.from_mapping({**SMALL, "single_frame_share": 0})
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert fixed.movie(a, seed=0) == none.movie(b, seed=0)
+    assert a.random() == b.random()                  # a share of 0 draws nothing
+    half = SimTrainSettings.from_mapping({**SMALL, "single_frame_share": 0.5})
+    rng = np.random.default_rng(0)
+    means = [half.movie(rng, seed=0).emitters.on_frames_mean for _ in range(200)]
+    assert set(means) == {1.0, 3.0} and 70 < means.count(1.0) < 130
+    every = SimTrainSettings.from_mapping({**SMALL, "single_frame_share": 1,
+                                           "density_per_um2": [4.0, 6.0]})
+    for k in range(3):
+        _, _, truth = simulate_movie(every, sample_rng(every.seed, 0, 0, k, 1))
+        assert len(truth) and not truth.duplicated("emitter").any()   # each in one frame
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("densty_per_um2: [1, 2]\n", "densty_per_um2"),
+    ("single_frame_share: 1.5\n", "single_frame_share"),
     ("photons: [5000, 1000]\n", "photons"),
     ("on_frames_mean: [4, 1]\n", "on_frames_mean"),
     ("on_frames_mean: 0.5\n", "on_frames_mean"),
