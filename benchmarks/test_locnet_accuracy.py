@@ -36,7 +36,7 @@ density; lateral RMSE <= 1.3x the CRLB at 0.5 per um^2; z-score std in 0.8-1.25.
 one-frame movies.
 
 Run with ``.venv/bin/python -m pytest benchmarks/test_locnet_accuracy.py -o addopts=""
--p no:cacheprovider -s`` (about 45 minutes on 2 cores); ``SMLMSCALE_BENCH_SMALL=1`` trains
+-p no:cacheprovider -s`` (about 50 minutes on 2 cores); ``SMLMSCALE_BENCH_SMALL=1`` trains
 for a few minutes only (the targets are then not expected to hold: it checks the plumbing).
 """
 
