@@ -36,7 +36,6 @@ def test_offsets_drop_only_extra_pixels_that_duplicate_a_neighbouring_maximum():
     assert len(window_candidates(p, box, 0.3, (apart[..., 2], apart[..., 3]))[0]) == len(keys)
 
 
-
 def test_one_call_on_a_grown_box_serves_every_box_inside_it():
     maps = random_maps((3, 40, 40), is_3d=False, seed=5, levels=3, blobs=90)
     p, offsets = maps[..., 0], (maps[..., 2], maps[..., 3])
