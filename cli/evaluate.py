@@ -51,6 +51,8 @@ def summary_lines(metrics: dict[str, Any], *, truth: Path, locs: Path) -> list[s
         ("efficiency axial", _value(m["efficiency_axial"], " %", 2)),
         ("RMSE / CRLB", _value(m["rmse_over_crlb"], "", 3)),
     ]
+    if m.get("rmse_over_frame_limit") is not None:
+        rows.append(("RMSE / frame limit", _value(m["rmse_over_frame_limit"], "", 3)))
     width = max(len(label) for label, _ in rows) + 2
     return [f"{label:<{width}}{value}" for label, value in rows]
 
@@ -87,6 +89,9 @@ def evaluate_command(
         E, "background_photons", "--background", metavar="PHOTONS")] = None,
     emccd: Annotated[bool, typer.Option(
         "--emccd", help="EMCCD camera: the CRLB variance doubles (excess noise).")] = False,
+    frame_limit: Annotated[bool, typer.Option(
+        "--frame-limit", help="Also report the RMSE over each emitter's limit among the "
+                              "emitters of its frame (multi-emitter CRLB; slower).")] = False,
     frames: Annotated[Optional[str], typer.Option(
         "--frames", metavar="FIRST:STOP", help="Score only these frames of both tables; "
                                                "default: the frames the prediction's metadata "
@@ -106,7 +111,7 @@ def evaluate_command(
              "psf_sigma_nm": psf_sigma, "background_photons": background}
     settings = EvaluateSettings(**{k: v for k, v in given.items() if v is not None},
                                 noise_factor=EMCCD_NOISE_FACTOR if emccd else 1.0,
-                                keep_pairs=plot is not None)
+                                keep_pairs=plot is not None, frame_limit=frame_limit)
     plan = prepare_evaluate(locs, truth=truth, settings=settings, from_format=from_format,
                             truth_from=truth_from, plot=plot, overwrite=overwrite,
                             cluster_rows=CLUSTER_ROWS, lazy_bytes=LAZY_BYTES,

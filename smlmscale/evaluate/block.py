@@ -13,6 +13,7 @@ import pandas as pd
 
 from smlmscale.errors import InputError
 from smlmscale.evaluate.crlb import localization_variance_nm2
+from smlmscale.evaluate.crlb_frames import frame_bounds
 from smlmscale.evaluate.matching import match_frames
 from smlmscale.evaluate.metrics import MatchStatistics
 
@@ -36,6 +37,7 @@ class BlockConfig:
     method: str
     crlb: CrlbInputs | None
     keep_pairs: bool
+    frame_limit: bool = False   # also the frame limit (needs crlb)
 
     def truth_columns(self) -> list[str]:
         """Columns read from the truth table (``frame`` first)."""
@@ -73,18 +75,25 @@ def match_block(truth: dict[str, np.ndarray], pred: dict[str, np.ndarray],
     ti, pj = m.truth_index, m.pred_index
     error = p_xyz[pj] - t_xyz[ti]
     dz = error[:, 2] if config.tolerance_axial_nm else None
-    crlb = None
+    crlb = limit = None
     if config.crlb is not None:
         c = config.crlb
+        sigma = truth["sigma_nm"] if c.psf_sigma_nm is None else c.psf_sigma_nm
+        background = truth["background"] if c.background_photons is None \
+            else c.background_photons
         crlb = localization_variance_nm2(
-            truth["photons"][ti],
-            psf_sigma_nm=truth["sigma_nm"][ti] if c.psf_sigma_nm is None else c.psf_sigma_nm,
-            background_photons=truth["background"][ti] if c.background_photons is None
-            else c.background_photons,
-            pixel_size_nm=c.pixel_size_nm, noise_factor=c.noise_factor)
+            truth["photons"][ti], psf_sigma_nm=_rows(sigma, ti),
+            background_photons=_rows(background, ti), pixel_size_nm=c.pixel_size_nm,
+            noise_factor=c.noise_factor)
+        if config.frame_limit:      # every truth row of the block's frames is a neighbour
+            limit = frame_bounds(truth["frame"], truth["x_nm"], truth["y_nm"],
+                                 truth["photons"], psf_sigma_nm=sigma,
+                                 background_photons=background,
+                                 pixel_size_nm=c.pixel_size_nm,
+                                 noise_factor=c.noise_factor).limit_nm2[ti]
     stats = MatchStatistics.from_pairs(n_truth=truth["frame"].size, n_pred=pred["frame"].size,
                                        dx_nm=error[:, 0], dy_nm=error[:, 1], dz_nm=dz,
-                                       crlb_nm2=crlb)
+                                       crlb_nm2=crlb, limit_nm2=limit)
     pairs = None
     if config.keep_pairs:
         pairs = {"truth_index": truth["row"][ti], "pred_index": pred["row"][pj],
@@ -92,6 +101,11 @@ def match_block(truth: dict[str, np.ndarray], pred: dict[str, np.ndarray],
         if dz is not None:
             pairs["dz_nm"] = dz
     return BlockResult(stats, pairs)
+
+
+def _rows(value: np.ndarray | float, index: np.ndarray) -> np.ndarray | float:
+    """A truth column's values at the pairs, or the constant that stands for it."""
+    return value[index] if isinstance(value, np.ndarray) else value
 
 
 def table_arrays(df: pd.DataFrame, columns: list[str], *, label: str,

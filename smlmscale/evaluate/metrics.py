@@ -53,6 +53,9 @@ class MatchStatistics:
         Sum of the per-axis bound variances of those pairs, nm^2.
     sum_err2_crlb_nm2 : float
         Sum of their per-axis squared errors ``(dx^2 + dy^2) / 2``, nm^2.
+    n_limit, sum_limit_nm2, sum_err2_limit_nm2 : int, float, float
+        The same three for the frame limit
+        (:func:`~smlmscale.evaluate.crlb_frames.frame_bounds`), when it is scored.
     """
 
     n_truth: int = 0
@@ -67,6 +70,9 @@ class MatchStatistics:
     n_crlb: int = 0
     sum_crlb_nm2: float = 0.0
     sum_err2_crlb_nm2: float = 0.0
+    n_limit: int = 0
+    sum_limit_nm2: float = 0.0
+    sum_err2_limit_nm2: float = 0.0
 
     def __add__(self, other: "MatchStatistics") -> "MatchStatistics":
         return MatchStatistics(**{f.name: getattr(self, f.name) + getattr(other, f.name)
@@ -85,7 +91,8 @@ class MatchStatistics:
     @classmethod
     def from_pairs(cls, *, n_truth: int, n_pred: int, dx_nm: np.ndarray, dy_nm: np.ndarray,
                    dz_nm: np.ndarray | None = None,
-                   crlb_nm2: np.ndarray | None = None) -> "MatchStatistics":
+                   crlb_nm2: np.ndarray | None = None,
+                   limit_nm2: np.ndarray | None = None) -> "MatchStatistics":
         """The statistics of a block from its matched pairs' errors.
 
         Parameters
@@ -98,20 +105,30 @@ class MatchStatistics:
             Axial errors, nm (when both tables have ``z``).
         crlb_nm2 : numpy.ndarray, optional
             Per-axis lateral bound variance of each pair's truth, nm^2 (non-finite: skipped).
+        limit_nm2 : numpy.ndarray, optional
+            Per-axis frame limit of each pair's truth, nm^2 (non-finite: skipped).
         """
         dx, dy = np.asarray(dx_nm, np.float64), np.asarray(dy_nm, np.float64)
         dz = np.zeros(0) if dz_nm is None else np.asarray(dz_nm, np.float64)
-        n_crlb, sum_crlb, sum_err2 = 0, 0.0, 0.0
-        if crlb_nm2 is not None:
-            ok = np.isfinite(crlb_nm2)
-            n_crlb = int(ok.sum())
-            sum_crlb = float(np.sum(crlb_nm2[ok]))
-            sum_err2 = float(np.sum(dx[ok] * dx[ok] + dy[ok] * dy[ok])) / 2.0
+        n_crlb, sum_crlb, sum_err2 = _bound_sums(dx, dy, crlb_nm2)
+        n_limit, sum_limit, sum_err2_limit = _bound_sums(dx, dy, limit_nm2)
         return cls(n_truth=int(n_truth), n_pred=int(n_pred), tp=int(dx.size),
                    sum_dx_nm=float(dx.sum()), sum_dy_nm=float(dy.sum()), sum_dz_nm=float(dz.sum()),
                    sum_dx2_nm2=float(np.dot(dx, dx)), sum_dy2_nm2=float(np.dot(dy, dy)),
                    sum_dz2_nm2=float(np.dot(dz, dz)), n_crlb=n_crlb, sum_crlb_nm2=sum_crlb,
-                   sum_err2_crlb_nm2=sum_err2)
+                   sum_err2_crlb_nm2=sum_err2, n_limit=n_limit, sum_limit_nm2=sum_limit,
+                   sum_err2_limit_nm2=sum_err2_limit)
+
+
+def _bound_sums(dx: np.ndarray, dy: np.ndarray, bound_nm2: np.ndarray | None
+                ) -> tuple[int, float, float]:
+    """Pairs with a finite bound, the sum of their bounds and of their per-axis squared
+    errors (all 0 without a bound)."""
+    if bound_nm2 is None:
+        return 0, 0.0, 0.0
+    ok = np.isfinite(bound_nm2)
+    return (int(ok.sum()), float(np.sum(bound_nm2[ok])),
+            float(np.sum(dx[ok] * dx[ok] + dy[ok] * dy[ok])) / 2.0)
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -180,6 +197,7 @@ def summarize(stats: MatchStatistics, *, axial: bool) -> dict[str, float | int |
         ``jaccard, precision, recall, f1`` (fractions), ``rmse_lateral_nm,
         rmse_axial_nm, rmse_3d_nm, bias_x_nm, bias_y_nm, bias_z_nm`` (nm),
         ``efficiency_lateral, efficiency_axial`` (percent), ``rmse_over_crlb``,
+        ``rmse_over_frame_limit``,
         ``tp, fp, fn, n_truth, n_pred``; undefined values are ``None``.
     """
     tp = stats.tp
@@ -198,6 +216,8 @@ def summarize(stats: MatchStatistics, *, axial: bool) -> dict[str, float | int |
         if axial else lateral
     over_crlb = math.sqrt(stats.sum_err2_crlb_nm2 / stats.sum_crlb_nm2) \
         if stats.n_crlb and stats.sum_crlb_nm2 > 0 else None
+    over_limit = math.sqrt(stats.sum_err2_limit_nm2 / stats.sum_limit_nm2) \
+        if stats.n_limit and stats.sum_limit_nm2 > 0 else None
     return {
         "jaccard": jac, "precision": precision, "recall": recall,
         "f1": f1_score(precision, recall),
@@ -206,7 +226,7 @@ def summarize(stats: MatchStatistics, *, axial: bool) -> dict[str, float | int |
         "efficiency_axial": efficiency(jac, axial_rmse, alpha_per_nm=ALPHA_AXIAL_PER_NM),
         "bias_x_nm": mean(stats.sum_dx_nm), "bias_y_nm": mean(stats.sum_dy_nm),
         "bias_z_nm": mean(stats.sum_dz_nm) if axial else None,
-        "rmse_over_crlb": over_crlb,
+        "rmse_over_crlb": over_crlb, "rmse_over_frame_limit": over_limit,
         "tp": tp, "fp": stats.fp, "fn": stats.fn, "n_truth": stats.n_truth,
         "n_pred": stats.n_pred,
     }

@@ -60,6 +60,18 @@ def test_json_is_the_only_stdout(runner, tables):
     assert (metrics["tp"], metrics["fp"], metrics["fn"]) == (3, 1, 1)
     assert metrics["jaccard"] == pytest.approx(0.6) and metrics["rmse_axial_nm"] is None
     assert metrics["rmse_over_crlb"] > 1 and metrics["matching"] == "greedy"
+    assert metrics["rmse_over_frame_limit"] is None      # only with --frame-limit
+
+
+def test_frame_limit_is_reported_on_request(runner, tables):
+    truth, pred = tables
+    result = runner.invoke(app, ["evaluate", str(pred), "--truth", str(truth),
+                                 "--pixel-size", "100", "--background", "2", "--frame-limit"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in _lines(result.stdout) if x.startswith("RMSE / frame limit"))
+    crlb = next(x for x in _lines(result.stdout) if x.startswith("RMSE / CRLB"))
+    # emitters far apart: the limit is the MLE bound, 9/16 of Eq. 6 without background
+    assert float(line.split()[-1]) > float(crlb.split()[-1])
 
 
 def test_hungarian_and_tolerance_options(runner, tables):

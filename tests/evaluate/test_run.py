@@ -10,6 +10,7 @@ import pytest
 from smlmscale.errors import InputError
 from smlmscale.evaluate import METRIC_KEYS, EvaluateSettings, evaluate_tables
 from smlmscale.evaluate.crlb import localization_variance_nm2
+from smlmscale.evaluate.crlb_frames import frame_bounds
 from smlmscale.io.tables import TableMeta
 from tests.evaluate.reference import reference_greedy
 
@@ -182,3 +183,28 @@ def test_read_table_lazy_on_a_cluster(client, tmp_path):
     a = evaluate_tables(lazy_pred, lazy_truth, settings=settings, client=client)
     b = evaluate_tables(lazy_pred.compute(), lazy_truth.compute(), settings=settings)
     _same(a, b)
+
+
+def test_rmse_over_frame_limit_is_opt_in_and_the_same_in_blocks(client):
+    truth, pred = _random(6)
+    truth = truth.assign(photons=2000.0, sigma_nm=130.0, background=20.0)
+    assert evaluate_tables(pred, truth, settings=EvaluateSettings(
+        pixel_size_nm=100.0)).rmse_over_frame_limit is None
+    settings = EvaluateSettings(pixel_size_nm=100.0, frame_limit=True, block_rows=300)
+    local = evaluate_tables(pred, truth, settings=settings)
+    limit = frame_bounds(truth.frame, truth.x_nm, truth.y_nm, truth.photons,
+                         psf_sigma_nm=130.0, background_photons=20.0,
+                         pixel_size_nm=100.0).limit_nm2[local.pairs.truth_index]
+    per_axis = (local.pairs.dx_nm ** 2 + local.pairs.dy_nm ** 2) / 2
+    assert local.rmse_over_frame_limit == pytest.approx(math.sqrt(per_axis.sum() / limit.sum()))
+    assert "rmse_over_frame_limit" in local.to_dict()
+    cluster = evaluate_tables(pred, truth, settings=settings, client=client)  # frame-cut blocks
+    assert cluster.rmse_over_frame_limit == pytest.approx(local.rmse_over_frame_limit, rel=1e-9)
+    lazy = evaluate_tables(dd.from_pandas(pred, npartitions=4, sort=False),
+                           dd.from_pandas(truth, npartitions=7, sort=False),  # frames split
+                           settings=settings, client=client)
+    assert lazy.rmse_over_frame_limit == pytest.approx(local.rmse_over_frame_limit, rel=1e-9)
+    skipped = evaluate_tables(pred, truth[["frame", "x_nm", "y_nm"]],
+                              settings=EvaluateSettings(frame_limit=True))
+    assert skipped.rmse_over_frame_limit is None
+    assert any("rmse_over_frame_limit skipped" in n for n in skipped.notes)
