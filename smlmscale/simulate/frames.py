@@ -219,7 +219,26 @@ def render_frames(settings: MovieSettings, t0: int, t1: int) -> np.ndarray:
     Each frame's noise comes from ``(seed, STREAM_NOISE, frame)``.
     """
     model = movie_model(settings)
-    spots = _spot_columns(settings, model, active_emitters(settings, t0, t1))
+    return _render(settings, model, active_emitters(settings, t0, t1), t0, t1)
+
+
+def frames_with_truth(settings: MovieSettings, t0: int, t1: int, truth_t0: int,
+                      truth_t1: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """``render_frames(settings, t0, t1)`` and ``truth_rows(settings, truth_t0, truth_t1)``
+    (``t0 <= truth_t0 < truth_t1 <= t1``) from one draw of the active emitters: the same
+    arrays and table as the two calls, at the cost of one (``train --simulate``)."""
+    model = movie_model(settings)
+    active = active_emitters(settings, t0, t1)
+    frames = _render(settings, model, active, t0, t1)
+    keep = (active.frame >= truth_t0) & (active.frame < truth_t1)
+    centre = Active(frame=active.frame[keep], site=active.site[keep],
+                    photons=active.photons[keep])
+    return frames, pd.DataFrame(_columns(settings, model, centre))
+
+
+def _render(settings: MovieSettings, model: MovieModel, active: Active, t0: int, t1: int
+            ) -> np.ndarray:
+    spots = _spot_columns(settings, model, active)
     painter = _Painter(settings, model)
     out = np.empty((t1 - t0, *settings.size_px), dtype=settings.dtype)
     image = np.empty(settings.size_px)

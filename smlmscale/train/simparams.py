@@ -13,6 +13,7 @@ head constants), so the model is built and recorded as for a patch set.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -192,9 +193,18 @@ class SimTrainSettings(SimulationSettings):
             pixel_size_nm=self.pixel_size_nm, seed=seed, dtype="float32",
             emitters=EmitterSettings(density_per_um2=density,
                                      on_frames_mean=on_frames),
-            photons=PhotonSettings(distribution="uniform", uniform_range=self.photons),
-            psf=self.psf.replace(sigma_nm_range=self.sigma_nm),
+            photons=self._photon_settings, psf=self._psf_settings,
             background=BackgroundSettings(photons_per_px=background), camera=self.camera)
+
+    @functools.cached_property
+    def _photon_settings(self) -> PhotonSettings:
+        """Every sample's photon distribution (built and checked once, not per sample)."""
+        return PhotonSettings(distribution="uniform", uniform_range=self.photons)
+
+    @functools.cached_property
+    def _psf_settings(self) -> PsfSettings:
+        """Every sample's PSF, its sigma range :attr:`sigma_nm`."""
+        return self.psf.replace(sigma_nm_range=self.sigma_nm)
 
     def attrs(self) -> dict[str, Any]:
         """What a ``frames`` patch set of these data records (read by the model builder
@@ -210,14 +220,18 @@ class SimTrainSettings(SimulationSettings):
                 "photon_scale": PHOTON_HEADROOM * self.photons[1],
                 "simulation": self.to_mapping()}
 
-    def frames_settings(self) -> FramesSettings:
-        """The ``frames`` generator's settings these samples follow (one patch per movie,
-        the normalization given)."""
+    @functools.cached_property
+    def _frames_settings(self) -> FramesSettings:
         norm = self.normalization
         return FramesSettings(patch_size_px=self.patch_size_px, context=self.context,
                               per_frame=1, max_emitters=self.max_emitters,
                               offset_adu=norm["offset_adu"], scale_adu=norm["scale_adu"],
                               seed=self.seed)
+
+    def frames_settings(self) -> FramesSettings:
+        """The ``frames`` generator's settings these samples follow (one patch per movie,
+        the normalization given)."""
+        return self._frames_settings
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

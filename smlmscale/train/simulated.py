@@ -4,8 +4,9 @@ Sample ``n`` of the stream (training: element ``n`` of step ``n // batch`` of ep
 ``n // (steps_per_epoch * batch)``) draws its parameters with a generator seeded by
 ``(seed, 0, epoch, step, index)`` (:func:`sample_rng`; validation sample ``v``:
 ``(seed, 1, v)``), simulates a K-frame movie of one patch with the project's simulator
-(:func:`~smlmscale.simulate.frames.render_frames`, truth
-:func:`~smlmscale.simulate.frames.truth_rows` of the centre frame) and makes exactly
+(:func:`~smlmscale.simulate.frames.frames_with_truth`: the frames of
+:func:`~smlmscale.simulate.frames.render_frames` and the truth of
+:func:`~smlmscale.simulate.frames.truth_rows` for the centre frame) and makes exactly
 the ``frames`` pair of it with the frames generator's kernel
 (:func:`~smlmscale.patches.stacks_targets.stack_pairs`: normalization offset the camera
 baseline, background target the simulator's expected photons/px). So a sample depends
@@ -33,11 +34,11 @@ def sample_rng(seed: int, *key: int) -> np.random.Generator:
 
 def simulate_movie(sim: SimTrainSettings, rng: np.random.Generator):
     """One sample's movie settings, its K frames (ADU) and the truth of its centre frame."""
-    from smlmscale.simulate.frames import render_frames, truth_rows
+    from smlmscale.simulate.frames import frames_with_truth
 
     movie = sim.movie(rng, seed=int(rng.integers(2**31 - 1)))
-    frames = render_frames(movie, 0, sim.context)
-    truth = truth_rows(movie, sim.context // 2, sim.context // 2 + 1)
+    frames, truth = frames_with_truth(movie, 0, sim.context, sim.context // 2,
+                                      sim.context // 2 + 1)
     return movie, frames, truth
 
 
