@@ -40,6 +40,8 @@ RADIUS_SIGMAS = 6.0
 WINDOW_SIGMAS = 4.0
 #: Condition number above which a Fisher matrix is singular (coincident emitters).
 _MAX_CONDITION = 1e12
+#: Floor of a pixel's expected photons (no background: pixels far from every spot).
+_MIN_MEAN = 1e-9
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def _single(x: np.ndarray, y: np.ndarray, n: np.ndarray, s: np.ndarray, b: np.nd
     d[:, 1] = n[:, None, None] * dey[:, :, None] * ex[:, None, :]
     d[:, 2] = ey[:, :, None] * ex[:, None, :]
     d[:, 3] = 1.0
-    mu = b[:, None, None] + n[:, None, None] * d[:, 2]
+    mu = np.maximum(b[:, None, None] + n[:, None, None] * d[:, 2], _MIN_MEAN)
     d = d.reshape(len(x), 4, -1)
     fisher = np.einsum("nap,nbp->nab", d / mu.reshape(len(x), 1, -1), d)
     cov = np.linalg.inv(fisher)
@@ -105,7 +107,7 @@ def _joint(i: int, unknown: np.ndarray, known: np.ndarray, x: np.ndarray, y: np.
     d[2:3 * u:3] = spots
     d[-1] = 1.0
     d = d.reshape(len(d), -1)
-    fisher = (d / mu.ravel()) @ d.T
+    fisher = (d / np.maximum(mu.ravel(), _MIN_MEAN)) @ d.T
     scale = 1.0 / np.sqrt(np.diag(fisher))       # Jacobi scaling: photons and px apart
     fisher = fisher * scale[:, None] * scale[None, :]
     if np.linalg.cond(fisher) > _MAX_CONDITION:
@@ -138,7 +140,8 @@ def frame_bounds(frame, x_nm, y_nm, photons, *, psf_sigma_nm, background_photons
     Returns
     -------
     FrameBounds
-        Per-axis variances, nm^2, in the rows' order.
+        Per-axis variances, nm^2, in the rows' order; infinite for a row without photons,
+        width or finite values (which is no one's neighbour either).
 
     Examples
     --------
@@ -157,15 +160,18 @@ def frame_bounds(frame, x_nm, y_nm, photons, *, psf_sigma_nm, background_photons
     n = np.asarray(photons, np.float64)
     s = np.broadcast_to(np.asarray(psf_sigma_nm, np.float64), (count,)) / px
     b = np.broadcast_to(np.asarray(background_photons, np.float64), (count,))
-    if not count:
-        empty = np.empty(0)
-        return FrameBounds(empty, empty.copy(), empty.copy())
-    half = int(np.ceil(WINDOW_SIGMAS * s.max()))
-    single = _single(x, y, n, s, b, half)
+    single = np.full(count, np.inf)
+    ok = np.isfinite(x) & np.isfinite(y) & (n > 0) & np.isfinite(n) & (s > 0) & \
+        np.isfinite(s) & (b >= 0) & np.isfinite(b)
+    if not ok.any():
+        return FrameBounds(single, single.copy(), single.copy())
+    half = int(np.ceil(WINDOW_SIGMAS * s[ok].max()))
+    single[ok] = _single(x[ok], y[ok], n[ok], s[ok], b[ok], half)
     joint = single.copy()
     nearest = np.full(count, np.inf)
-    order = np.argsort(frame, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, np.diff(frame[order]) != 0, True])
+    order = np.flatnonzero(ok)[np.argsort(frame[ok], kind="stable")]   # no bound: no row
+    bounds = np.flatnonzero(np.r_[True, np.diff(frame[order]) != 0, True]) if len(order) \
+        else np.zeros(1, np.int64)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         rows = order[lo:hi]
         if len(rows) < 2:

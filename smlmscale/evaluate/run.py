@@ -74,7 +74,8 @@ class EvaluateSettings(Settings):
         Also report ``rmse_over_frame_limit``: the RMSE over each matched truth's limit
         among the other emitters of its frame
         (:func:`~smlmscale.evaluate.crlb_frames.frame_bounds`; needs what the CRLB needs).
-        Costs about 0.5 ms per truth row at 6 emitters/um^2 (2 CPU cores).
+        Costs 0.3-0.7 ms per truth row at 0.5-6 emitters/um^2 (one core of this project's
+        2-core test machine).
     """
 
     tolerance_lateral_nm: float = setting(250.0, **_POSITIVE, flag="tolerance_lateral_nm",

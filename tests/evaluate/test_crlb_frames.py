@@ -104,3 +104,13 @@ def test_rows_in_any_order_frames_apart_and_the_noise_factor():
     emccd = _bounds(x, y, photons, frame=frame, noise_factor=2.0)
     np.testing.assert_allclose(emccd.joint_nm2, 2 * a.joint_nm2, rtol=1e-9)
     assert _bounds([], [], []).limit_nm2.shape == (0,)
+
+
+def test_rows_without_a_bound_are_infinite_and_no_neighbour():
+    x, y = [1000.0, 1100.0, 1050.0, np.nan], [1000.0, 1000.0, 1000.0, 0.0]
+    b = _bounds(x, y, [2000.0, 0.0, 2000.0, 2000.0])
+    assert np.isinf(b.limit_nm2[[1, 3]]).all()
+    pair = _bounds([1000.0, 1050.0], [1000.0, 1000.0], [2000.0, 2000.0])
+    np.testing.assert_allclose(b.limit_nm2[[0, 2]], pair.limit_nm2, rtol=1e-9)
+    dark = _bounds([1000.0, 2000.0], [1000.0, 1000.0], [2000.0, 2000.0], bg=0.0)
+    assert np.isfinite(dark.limit_nm2).all()   # no background: pixels far out hold nothing
