@@ -38,7 +38,7 @@ density; lateral RMSE <= 1.3x the CRLB at 0.5 per um^2; z-score std in 0.8-1.25.
 one-frame movies (its RMSE against the frame limit: see there).
 
 Run with ``.venv/bin/python -m pytest benchmarks/test_locnet_accuracy.py -o addopts=""
--p no:cacheprovider -s`` (about 50 minutes on 2 cores); ``SMLMSCALE_BENCH_SMALL=1`` trains
+-p no:cacheprovider -s`` (about 55 minutes on 2 cores); ``SMLMSCALE_BENCH_SMALL=1`` trains
 for a few minutes only (the targets are then not expected to hold: it checks the plumbing).
 """
 
@@ -60,7 +60,7 @@ pytestmark = pytest.mark.timeout(3 * 3600)
 SMALL = os.environ.get("SMLMSCALE_BENCH_SMALL") == "1"
 _env = os.environ.get
 LOCNET_STEPS = int(_env("SMLMSCALE_BENCH_LOCNET_STEPS", 100 if SMALL else 500))
-LOCNET_EPOCHS = int(_env("SMLMSCALE_BENCH_LOCNET_EPOCHS", 2 if SMALL else 20))
+LOCNET_EPOCHS = int(_env("SMLMSCALE_BENCH_LOCNET_EPOCHS", 2 if SMALL else 26))
 DS_FRAMES = int(_env("SMLMSCALE_BENCH_DS_FRAMES", 100 if SMALL else 600))
 DS_EPOCHS = int(_env("SMLMSCALE_BENCH_DS_EPOCHS", 1 if SMALL else 3))
 #: Density (emitters/um^2) -> frames of its 64 px test movie (~4,000-7,000 emitters each).
