@@ -87,3 +87,15 @@ def test_truth_and_movie_agree():
     col = np.clip((truth["x_nm"] // 100).astype(int), 0, 47)
     at_emitters = movie[truth["frame"], row, col]
     assert np.median(at_emitters) > np.median(movie) + 50
+
+
+@pytest.mark.parametrize("on_frames", [1.0, 4.0])
+def test_frames_with_truth_equals_the_two_calls(on_frames):
+    from smlmscale.simulate.frames import frames_with_truth
+
+    settings = small_settings(emitters=EmitterSettings(density_per_um2=3.0,
+                                                       on_frames_mean=on_frames))
+    frames, truth = frames_with_truth(settings, 2, 7, 4, 6)
+    np.testing.assert_array_equal(frames, render_frames(settings, 2, 7))
+    pd.testing.assert_frame_equal(truth, truth_rows(settings, 4, 6), check_exact=True)
+    assert len(truth)
