@@ -170,8 +170,7 @@ def frame_bounds(frame, x_nm, y_nm, photons, *, psf_sigma_nm, background_photons
     joint = single.copy()
     nearest = np.full(count, np.inf)
     order = np.flatnonzero(ok)[np.argsort(frame[ok], kind="stable")]   # no bound: no row
-    bounds = np.flatnonzero(np.r_[True, np.diff(frame[order]) != 0, True]) if len(order) \
-        else np.zeros(1, np.int64)
+    bounds = np.flatnonzero(np.r_[True, np.diff(frame[order]) != 0, True])
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         rows = order[lo:hi]
         if len(rows) < 2:
