@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.special import erf
+
+from smlmscale.simulate.psf import pixel_fractions
 
 #: Emitters within this many PSF sigmas of an emitter are unknowns of its bound.
 RADIUS_SIGMAS = 6.0
@@ -53,35 +54,38 @@ class FrameBounds:
     limit_nm2: np.ndarray
 
 
-def _fractions(centre_px: np.ndarray, sigma_px: np.ndarray, edges_px: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Fraction of each spot in each pixel along one axis and its derivative by the centre.
-
-    ``centre_px, sigma_px`` (n,), ``edges_px`` (n, m + 1) -> two (n, m) arrays.
-    """
-    scale = np.sqrt(2.0) * sigma_px[:, None]
-    u = (edges_px - centre_px[:, None]) / scale
-    cdf = 0.5 * erf(u)
+def _fractions(centre_px: np.ndarray, sigma_px: np.ndarray, first_px: np.ndarray,
+               n_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~smlmscale.simulate.psf.pixel_fractions` of each spot along one axis and
+    their derivative by the spot's centre: two ``(n, n_px)`` arrays."""
+    edges = first_px[:, None] + np.arange(n_px + 1, dtype=np.float64)[None, :]
+    u = (edges - centre_px[:, None]) / (np.sqrt(2.0) * sigma_px[:, None])
     pdf = np.exp(-u * u) / (np.sqrt(2.0 * np.pi) * sigma_px[:, None])
-    return np.diff(cdf, axis=1), -np.diff(pdf, axis=1)
+    return pixel_fractions(centre_px, sigma_px, first_px, n_px), -np.diff(pdf, axis=1)
+
+
+def _derivatives(n: np.ndarray, ex: np.ndarray, dex: np.ndarray, ey: np.ndarray,
+                 dey: np.ndarray) -> np.ndarray:
+    """``(k, 3, rows, cols)``: each spot's expected photons per pixel differentiated by its
+    x, its y and its photons (the spot itself)."""
+    d = np.empty((len(n), 3, ey.shape[1], ex.shape[1]))
+    d[:, 0] = n[:, None, None] * ey[:, :, None] * dex[:, None, :]
+    d[:, 1] = n[:, None, None] * dey[:, :, None] * ex[:, None, :]
+    d[:, 2] = ey[:, :, None] * ex[:, None, :]
+    return d
 
 
 def _single(x: np.ndarray, y: np.ndarray, n: np.ndarray, s: np.ndarray, b: np.ndarray,
             half: int) -> np.ndarray:
     """Per-axis variance (px^2) of each emitter alone, all at once on windows of
     ``2 * half + 1`` pixels around their own pixel."""
-    steps = np.arange(-half, half + 2, dtype=np.float64)
-    ex, dex = _fractions(x, s, np.floor(x)[:, None] + steps)
-    ey, dey = _fractions(y, s, np.floor(y)[:, None] + steps)
-    shape = (len(x), ey.shape[1], ex.shape[1])
-    d = np.empty((len(x), 4, *shape[1:]))
-    d[:, 0] = n[:, None, None] * ey[:, :, None] * dex[:, None, :]
-    d[:, 1] = n[:, None, None] * dey[:, :, None] * ex[:, None, :]
-    d[:, 2] = ey[:, :, None] * ex[:, None, :]
-    d[:, 3] = 1.0
-    mu = np.maximum(b[:, None, None] + n[:, None, None] * d[:, 2], _MIN_MEAN)
-    d = d.reshape(len(x), 4, -1)
-    fisher = np.einsum("nap,nbp->nab", d / mu.reshape(len(x), 1, -1), d)
+    size = 2 * half + 1
+    ex, dex = _fractions(x, s, np.floor(x) - half, size)
+    ey, dey = _fractions(y, s, np.floor(y) - half, size)
+    spot = _derivatives(n, ex, dex, ey, dey).reshape(len(x), 3, -1)
+    d = np.concatenate([spot, np.ones((len(x), 1, spot.shape[2]))], axis=1)  # + background
+    mu = np.maximum(b[:, None] + n[:, None] * spot[:, 2], _MIN_MEAN)
+    fisher = np.einsum("nap,nbp->nab", d / mu[:, None, :], d)
     cov = np.linalg.inv(fisher)
     return 0.5 * (cov[:, 0, 0] + cov[:, 1, 1])
 
@@ -90,23 +94,20 @@ def _joint(i: int, unknown: np.ndarray, known: np.ndarray, x: np.ndarray, y: np.
            n: np.ndarray, s: np.ndarray, b: float, half: int) -> float:
     """Per-axis variance (px^2) of emitter ``i`` with the ``unknown`` rows (``i`` among
     them) unknown and the ``known`` rows' photons counted as signal."""
-    cols = np.arange(np.floor(x[unknown].min()) - half, np.floor(x[unknown].max()) + half + 2)
-    rows = np.arange(np.floor(y[unknown].min()) - half, np.floor(y[unknown].max()) + half + 2)
-    ex, dex = _fractions(x[unknown], s[unknown], np.broadcast_to(cols, (len(unknown), len(cols))))
-    ey, dey = _fractions(y[unknown], s[unknown], np.broadcast_to(rows, (len(unknown), len(rows))))
-    spots = ey[:, :, None] * ex[:, None, :]
-    mu = b + np.einsum("k,krc->rc", n[unknown], spots)
-    if len(known):
-        kx, _ = _fractions(x[known], s[known], np.broadcast_to(cols, (len(known), len(cols))))
-        ky, _ = _fractions(y[known], s[known], np.broadcast_to(rows, (len(known), len(rows))))
+    col0, row0 = np.floor(x[unknown].min()) - half, np.floor(y[unknown].min()) - half
+    n_cols = int(np.floor(x[unknown].max()) + half + 1 - col0)
+    n_rows = int(np.floor(y[unknown].max()) + half + 1 - row0)
+
+    cols, rows = np.full(len(unknown), col0), np.full(len(unknown), row0)
+    ex, dex = _fractions(x[unknown], s[unknown], cols, n_cols)
+    ey, dey = _fractions(y[unknown], s[unknown], rows, n_rows)
+    spots = _derivatives(n[unknown], ex, dex, ey, dey)
+    mu = b + np.einsum("k,krc->rc", n[unknown], spots[:, 2])
+    if len(known):                          # their light only: no derivatives
+        kx = pixel_fractions(x[known], s[known], np.full(len(known), col0), n_cols)
+        ky = pixel_fractions(y[known], s[known], np.full(len(known), row0), n_rows)
         mu = mu + np.einsum("k,kr,kc->rc", n[known], ky, kx)
-    u = len(unknown)
-    d = np.empty((3 * u + 1, *mu.shape))
-    d[0:3 * u:3] = n[unknown, None, None] * ey[:, :, None] * dex[:, None, :]
-    d[1:3 * u:3] = n[unknown, None, None] * dey[:, :, None] * ex[:, None, :]
-    d[2:3 * u:3] = spots
-    d[-1] = 1.0
-    d = d.reshape(len(d), -1)
+    d = np.concatenate([spots.reshape(3 * len(unknown), -1), np.ones((1, mu.size))])
     fisher = (d / np.maximum(mu.ravel(), _MIN_MEAN)) @ d.T
     scale = 1.0 / np.sqrt(np.diag(fisher))       # Jacobi scaling: photons and px apart
     fisher = fisher * scale[:, None] * scale[None, :]
