@@ -97,32 +97,78 @@ def cosine_lr(epoch: int, epochs: int, lr: float, min_lr: float) -> float:
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-class CosineLR(keras.callbacks.Callback):
-    """Set the optimizer's learning rate to :func:`cosine_lr` at the start of each epoch.
+#: Share of the epochs over which ``anneal`` decays the rate; the rest hold ``lr``.
+ANNEAL_SHARE = 0.25
 
-    A function of the epoch alone, so a resumed run continues the same schedule (a resume
-    that raises ``epochs`` stretches the rest of it). The rate is logged as
-    ``learning_rate``.
+
+def anneal_lr(progress: float, epochs: int, lr: float, min_lr: float) -> float:
+    """The learning rate after ``progress`` epochs (batches as fractions of an epoch) of
+    ``epochs``: ``lr`` for the first ``1 - ANNEAL_SHARE`` of them, then linearly down to
+    ``min_lr``, reached at the end (a warmup-free "stable-decay" schedule).
+
+    Examples
+    --------
+    >>> [round(anneal_lr(p, 4, 1.0, 0.0), 3) for p in (0, 2.9, 3, 3.5, 4)]
+    [1.0, 1.0, 1.0, 0.5, 0.0]
+    """
+    start = epochs * (1.0 - ANNEAL_SHARE)
+    if progress <= start:
+        return lr
+    return lr + (min_lr - lr) * min(1.0, (progress - start) / (epochs - start))
+
+
+class _ScheduledLR(keras.callbacks.Callback):
+    """Set the optimizer's learning rate from a function of the epoch alone, so a resumed
+    run continues the same schedule (a resume that raises ``epochs`` stretches the rest
+    of it). The rate is logged as ``learning_rate``.
 
     Parameters
     ----------
     epochs : int
         Epochs of the whole run.
     lr, min_lr : float
-        First and last rates of the half cosine.
+        First and last rates.
     """
 
     def __init__(self, epochs: int, lr: float, min_lr: float) -> None:
         super().__init__()
         self.epochs, self.lr, self.min_lr = epochs, lr, min_lr
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
-        self.model.optimizer.learning_rate.assign(
-            cosine_lr(epoch, self.epochs, self.lr, self.min_lr))
+    def _set(self, value: float) -> None:
+        self.model.optimizer.learning_rate.assign(value)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
         if logs is not None:  # history.csv's column, as ReduceLROnPlateau logs it
             logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+
+
+class CosineLR(_ScheduledLR):
+    """Set the rate to :func:`cosine_lr` at the start of each epoch (see
+    :class:`_ScheduledLR`)."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self._set(cosine_lr(epoch, self.epochs, self.lr, self.min_lr))
+
+
+class AnnealLR(_ScheduledLR):
+    """Set the rate to :func:`anneal_lr` before every batch (the decay is smooth within
+    an epoch; a stream of unknown length decays per epoch). See :class:`_ScheduledLR`."""
+
+    _epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:  # noqa: D102
+        self._epoch = epoch
+        self._set(anneal_lr(epoch, self.epochs, self.lr, self.min_lr))
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:  # noqa: D102
+        steps = self.params.get("steps") if self.params else None
+        if steps:
+            self._set(anneal_lr(self._epoch + batch / steps, self.epochs, self.lr,
+                                self.min_lr))
+
+
+#: The schedules of ``lr_schedule`` that are a function of the epoch alone.
+SCHEDULES = {"cosine": CosineLR, "anneal": AnnealLR}
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -199,5 +245,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
         os.replace(tmp, self.folder / BEST_WEIGHTS)
 
 
-__all__ = ["CosineLR", "EpochCheckpoint", "ResumableEarlyStopping",
-           "ResumableReduceLROnPlateau", "STATE_FILE", "cosine_lr"]
+__all__ = ["AnnealLR", "CosineLR", "EpochCheckpoint", "ResumableEarlyStopping",
+           "ResumableReduceLROnPlateau", "SCHEDULES", "STATE_FILE", "anneal_lr",
+           "cosine_lr"]

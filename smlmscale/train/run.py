@@ -236,7 +236,7 @@ def _streams(plan: TrainPlan, *, augment: str, seed: int) -> tuple[Any, Any, int
 def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> TrainResult:
     import keras
 
-    from smlmscale.train.callbacks import (CosineLR, EpochCheckpoint, ResumableEarlyStopping,
+    from smlmscale.train.callbacks import (SCHEDULES, EpochCheckpoint, ResumableEarlyStopping,
                                            ResumableReduceLROnPlateau)
     from smlmscale.models.kinds import has_z_head
     from smlmscale.train.devices import (choose_strategy, precision, train_arithmetic,
@@ -275,8 +275,8 @@ def _fit(plan: TrainPlan, partial: Path, on_epoch: EpochCallback | None) -> Trai
             rlr.restore(state.reduce_lr)
         report = None if on_epoch is None else (
             lambda epoch, logs: on_epoch(epoch, settings.epochs, logs))
-        schedule = rlr if rlr is not None else CosineLR(settings.epochs, settings.lr,
-                                                         settings.min_lr)
+        schedule = rlr if rlr is not None else SCHEDULES[settings.lr_schedule](
+            settings.epochs, settings.lr, settings.min_lr)
         callbacks = [es, schedule, EpochCheckpoint(partial / md.CHECKPOINTS,
                                                    partial / md.HISTORY_FILE,
                                                    early_stopping=es, reduce_lr=rlr,

@@ -76,11 +76,13 @@ class TrainSettings(Settings):
         Factor applied to the learning rate on a plateau, in (0, 1).
     min_lr : float
         Lowest learning rate.
-    lr_schedule : {"plateau", "cosine"}
+    lr_schedule : {"plateau", "cosine", "anneal"}
         ``plateau``: multiply the rate by ``lr_factor`` after ``lr_patience`` epochs
         without improvement; ``cosine``: decay it from ``lr`` to ``min_lr`` along half a
-        cosine over the ``epochs``, set at the start of each epoch (for a fixed training
-        budget, such as ``--simulate``'s fresh data).
+        cosine over the ``epochs``, set at the start of each epoch; ``anneal``: hold
+        ``lr``, then decay it linearly to ``min_lr`` over the last quarter of the
+        ``epochs``, batch by batch (:func:`~smlmscale.train.callbacks.anneal_lr`). The
+        last two are for a fixed training budget, such as ``--simulate``'s fresh data.
     memory_budget : int
         Bytes of patch data the input stream may hold at once.
     mixed_precision : bool
@@ -133,9 +135,11 @@ class TrainSettings(Settings):
     lr_factor: float = setting(0.5, min=0, max=1, min_open=True, max_open=True,
                                help="Learning-rate factor on a plateau, in (0, 1)")
     min_lr: float = setting(1e-6, min=0, min_open=True, help="Lowest learning rate")
-    lr_schedule: str = setting("plateau", choices=("plateau", "cosine"),
+    lr_schedule: str = setting("plateau", choices=("plateau", "cosine", "anneal"),
                                help="plateau: reduce on a plateau (--lr-patience, "
-                                    "--lr-factor); cosine: decay to --min-lr over --epochs")
+                                    "--lr-factor); cosine: decay to --min-lr over --epochs; "
+                                    "anneal: hold --lr, then decay linearly to --min-lr over "
+                                    "the last quarter of --epochs")
     memory_budget: int = setting(DEFAULT_BUDGET, min=1,
                                  default_text=f"{DEFAULT_BUDGET // 2**30}GiB",
                                  help="Patch data the input stream may hold at once, "

@@ -115,17 +115,25 @@ def test_resume_continues_epochs_optimizer_state_and_learning_rate(tmp_path):
     assert not partial.exists() and (out / md.MODEL_FILE).is_file()
 
 
-def test_cosine_schedule_follows_the_half_cosine_across_a_resume(tmp_path):
-    from smlmscale.train.callbacks import cosine_lr
-
+def _killed_and_resumed(tmp_path, schedule: str, *, kill_after: int):
+    """A 4-epoch run under ``schedule`` (lr 1e-3 to 1e-5), killed after ``kill_after``
+    epochs and resumed to the end."""
     numbered_patchset(tmp_path / "ps.zarr", n=160, chunk=32)
     out = tmp_path / "m"
     settings = TrainSettings(epochs=4, batch_size=16, seed=2, patience=50, lr=1e-3,
-                             min_lr=1e-5, lr_schedule="cosine")
+                             min_lr=1e-5, lr_schedule=schedule)
     with pytest.raises(Killed):
-        train_model(tmp_path / "ps.zarr", out, settings=settings, on_epoch=_kill_after(2))
+        train_model(tmp_path / "ps.zarr", out, settings=settings,
+                    on_epoch=_kill_after(kill_after))
     result = train_model(tmp_path / "ps.zarr", out, resume=True)
-    assert result.settings.lr_schedule == "cosine" and result.epochs_run == 4
+    assert result.settings.lr_schedule == schedule and result.epochs_run == 4
+    return result
+
+
+def test_cosine_schedule_follows_the_half_cosine_across_a_resume(tmp_path):
+    from smlmscale.train.callbacks import cosine_lr
+
+    result = _killed_and_resumed(tmp_path, "cosine", kill_after=2)
     expected = [cosine_lr(e, 4, 1e-3, 1e-5) for e in range(4)]
     np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-5)
     assert expected[0] == 1e-3 and expected[-1] < 2e-4
@@ -136,6 +144,28 @@ def test_cosine_lr_runs_from_lr_to_min_lr():
 
     values = [cosine_lr(e, 10, 1e-3, 1e-6) for e in range(11)]
     assert values[0] == pytest.approx(1e-3) and values[10] == pytest.approx(1e-6)
+    assert all(a > b for a, b in zip(values, values[1:]))
+
+
+def test_anneal_schedule_holds_then_decays_batch_by_batch_across_a_resume(tmp_path):
+    from smlmscale.train.callbacks import anneal_lr
+
+    result = _killed_and_resumed(tmp_path, "anneal", kill_after=3)
+    steps = int(result.model.optimizer.iterations.numpy()) // 4
+    rates = result.history["learning_rate"].to_numpy()   # the rate of each epoch's last batch
+    np.testing.assert_allclose(rates[:3], 1e-3, rtol=1e-6)
+    expected = anneal_lr(3 + (steps - 1) / steps, 4, 1e-3, 1e-5)
+    np.testing.assert_allclose(rates[3], expected, rtol=1e-5)
+    assert steps > 1 and rates[3] < 2e-3 / steps     # decayed within the epoch
+
+
+def test_anneal_lr_holds_three_quarters_then_falls_linearly_to_min_lr():
+    from smlmscale.train.callbacks import anneal_lr
+
+    assert anneal_lr(0, 20, 2e-3, 1e-6) == anneal_lr(15, 20, 2e-3, 1e-6) == 2e-3
+    assert anneal_lr(17.5, 20, 2e-3, 1e-6) == pytest.approx(0.5 * (2e-3 + 1e-6))
+    assert anneal_lr(20, 20, 2e-3, 1e-6) == pytest.approx(1e-6)
+    values = [anneal_lr(15 + k / 10, 20, 2e-3, 1e-6) for k in range(51)]
     assert all(a > b for a, b in zip(values, values[1:]))
 
 
