@@ -118,9 +118,10 @@ def anneal_lr(progress: float, epochs: int, lr: float, min_lr: float) -> float:
 
 
 class _ScheduledLR(keras.callbacks.Callback):
-    """Set the optimizer's learning rate from a function of the epoch alone, so a resumed
-    run continues the same schedule (a resume that raises ``epochs`` stretches the rest
-    of it). The rate is logged as ``learning_rate``.
+    """Set the optimizer's learning rate from a function of the position in the run alone
+    (the epoch, and for :class:`AnnealLR` the batch within it), so a resumed run continues
+    the same schedule (a resume that raises ``epochs`` stretches the rest of it). The rate
+    is logged as ``learning_rate`` (the rate of the epoch's last batch).
 
     Parameters
     ----------
@@ -167,7 +168,7 @@ class AnnealLR(_ScheduledLR):
                                 self.min_lr))
 
 
-#: The schedules of ``lr_schedule`` that are a function of the epoch alone.
+#: The schedules of ``lr_schedule`` that are a function of the position in the run.
 SCHEDULES = {"cosine": CosineLR, "anneal": AnnealLR}
 
 
