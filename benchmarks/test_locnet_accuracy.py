@@ -62,7 +62,7 @@ pytestmark = pytest.mark.timeout(3 * 3600)
 SMALL = os.environ.get("SMLMSCALE_BENCH_SMALL") == "1"
 _env = os.environ.get
 LOCNET_STEPS = int(_env("SMLMSCALE_BENCH_LOCNET_STEPS", 100 if SMALL else 500))
-LOCNET_EPOCHS = int(_env("SMLMSCALE_BENCH_LOCNET_EPOCHS", 2 if SMALL else 26))
+LOCNET_EPOCHS = int(_env("SMLMSCALE_BENCH_LOCNET_EPOCHS", 2 if SMALL else 24))
 DS_FRAMES = int(_env("SMLMSCALE_BENCH_DS_FRAMES", 100 if SMALL else 600))
 DS_EPOCHS = int(_env("SMLMSCALE_BENCH_DS_EPOCHS", 1 if SMALL else 3))
 #: Density (emitters/um^2) -> frames of its 64 px test movie (~4,000-7,000 emitters each).

@@ -80,11 +80,11 @@ class SimTrainSettings(SimulationSettings):
         on movies of one-frame blinking at most 1.18 / 1.22 (0: 1.55) and raise the
         Jaccard index there at 6 per um^2 from 0.836 to 0.848 / 0.860, but lower the
         precision on movies of 4-frame runs (RMSE at 0.5 per um^2 1.43x / 1.58x the CRLB
-        against 1.26x). An annealed learning rate buys that precision back: 0.25 trained
-        26 epochs with ``--lr-schedule anneal`` gives 1.24x there (share 0, 26 epochs of
-        the plateau schedule: 1.19x) and a z-score std of at most 1.15 on the one-frame
-        movies, which is what the accuracy benchmark trains. Set it wherever the dyes may
-        blink faster than about 2 frames.
+        against 1.26x). An annealed learning rate buys most of that precision back: 0.25
+        trained 24 epochs with ``--lr-schedule anneal`` (what the accuracy benchmark
+        trains) gives 1.26x there (share 0, 26 epochs of the plateau schedule: 1.19x) and
+        a z-score std of at most 1.19 on the one-frame movies. Set it wherever the dyes
+        may blink faster than about 2 frames.
     pixel_size_nm : float
         Camera pixel in the sample plane, nm.
     patch_size_px : int
