@@ -63,6 +63,8 @@ SMALL = os.environ.get("SMLMSCALE_BENCH_SMALL") == "1"
 _env = os.environ.get
 LOCNET_STEPS = int(_env("SMLMSCALE_BENCH_LOCNET_STEPS", 100 if SMALL else 500))
 LOCNET_EPOCHS = int(_env("SMLMSCALE_BENCH_LOCNET_EPOCHS", 2 if SMALL else 24))
+#: locnet's ``--lr-schedule`` (a pretrained folder must have been trained with it too).
+LOCNET_SCHEDULE = "anneal"
 DS_FRAMES = int(_env("SMLMSCALE_BENCH_DS_FRAMES", 100 if SMALL else 600))
 DS_EPOCHS = int(_env("SMLMSCALE_BENCH_DS_EPOCHS", 1 if SMALL else 3))
 #: Density (emitters/um^2) -> frames of its 64 px test movie (~4,000-7,000 emitters each).
@@ -121,7 +123,7 @@ def _pretrained(folder: Path) -> tuple[Path, float]:
     assert got["camera"]["read_noise_e"] == wanted["camera"]["read_noise_e"]
     training = {k: meta["training"][k] for k in ("epochs", "steps_per_epoch", "lr_schedule")}
     assert training == {"epochs": LOCNET_EPOCHS, "steps_per_epoch": LOCNET_STEPS,
-                        "lr_schedule": "anneal"}, training
+                        "lr_schedule": LOCNET_SCHEDULE}, training
     started = datetime.fromisoformat(meta["training"]["started"])
     created = datetime.fromisoformat(meta["provenance"]["created"])
     return folder, (created - started).total_seconds()
@@ -134,8 +136,8 @@ def _train_locnet(folder: Path) -> tuple[Path, float]:
     return folder / "model_loc", _smlmscale(
         "train", "--simulate", str(folder / "locnet_sim.yaml"), "-o", str(folder / "model_loc"),
         "--model", "locnet", "--steps-per-epoch", str(LOCNET_STEPS), "--epochs",
-        str(LOCNET_EPOCHS), "--patience", str(LOCNET_EPOCHS), "--lr-schedule", "anneal",
-        "--seed", "0")
+        str(LOCNET_EPOCHS), "--patience", str(LOCNET_EPOCHS), "--lr-schedule",
+        LOCNET_SCHEDULE, "--seed", "0")
 
 
 @pytest.fixture(scope="module")
